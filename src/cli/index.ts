@@ -1,0 +1,16 @@
+import { Command } from 'commander';
+import { registerLocal } from './local.js';
+
+/** Builds the `rigshift` command tree. Each concern registers its own subcommands. */
+export function buildProgram(): Command {
+  const program = new Command('rigshift')
+    .description('Move GPU nodes between crypto mining and rented AI training, whichever pays more.')
+    .version('0.1.0')
+    .showHelpAfterError();
+  registerLocal(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}
