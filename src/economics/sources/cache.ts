@@ -1,0 +1,40 @@
+import { createPriceSource, type SourceDeps } from './factory.js';
+import type { PriceSource, PriceSourceSpec } from './types.js';
+
+/**
+ * Keeps one source per key (e.g. "namespace/pool/revenueUsdPerMhsDay") across reconciles, so the last good
+ * value, the outlier history and the refresh interval survive; a changed spec starts a fresh source.
+ */
+export class PriceSourceCache {
+  private readonly entries = new Map<string, { fingerprint: string; source: PriceSource }>();
+
+  constructor(private readonly deps: SourceDeps = {}) {}
+
+  get(key: string, spec: PriceSourceSpec): PriceSource {
+    const fingerprint = stableJson(spec);
+    const entry = this.entries.get(key);
+    if (entry && entry.fingerprint === fingerprint) return entry.source;
+    const source = createPriceSource(spec, this.deps);
+    this.entries.set(key, { fingerprint, source });
+    return source;
+  }
+
+  /** Forget sources whose key is not kept (pools deleted). */
+  retain(keep: (key: string) => boolean): void {
+    for (const key of [...this.entries.keys()]) if (!keep(key)) this.entries.delete(key);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson(obj[k])}`).join(',')}}`;
+}
