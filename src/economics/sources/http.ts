@@ -20,12 +20,19 @@ export class HttpJsonSource implements RawSource {
   private readonly segments: string[];
   private readonly maxBodyBytes: number;
   private readonly fetchImpl: typeof fetch;
+  private readonly requestUrl: string;
+  private readonly headers: Record<string, string>;
 
   constructor(private readonly options: HttpSourceOptions) {
     this.shownUrl = redactUrl(options.url);
     this.segments = parseFieldPath(options.fieldPath);
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.fetchImpl = options.fetch ?? globalThis.fetch;
+    // fetch refuses URLs with credentials: send them as Basic auth instead.
+    const { url, authorization } = splitCredentials(options.url);
+    this.requestUrl = url;
+    this.headers = { accept: 'application/json, text/plain;q=0.9, */*;q=0.1' };
+    if (authorization) this.headers.authorization = authorization;
     const field = this.segments.length > 0 ? ` field ${this.segments.join('.')}` : '';
     this.description = `HTTP ${this.shownUrl}${field}`;
   }
@@ -41,13 +48,13 @@ export class HttpJsonSource implements RawSource {
     const failed = (err: unknown, stage: string): RawResult =>
       timedOut
         ? fail('Timeout', `${stage} from ${this.shownUrl} took longer than ${this.options.timeoutSeconds}s`)
-        : fail('FetchFailed', `${stage} from ${this.shownUrl} failed: ${errorText(err)}`);
+        : fail('FetchFailed', `${stage} from ${this.shownUrl} failed: ${this.scrub(errorText(err))}`);
     try {
       let response: Response;
       try {
-        response = await this.fetchImpl(this.options.url, {
+        response = await this.fetchImpl(this.requestUrl, {
           signal: controller.signal,
-          headers: { accept: 'application/json, text/plain;q=0.9, */*;q=0.1' },
+          headers: this.headers,
         });
       } catch (err) {
         return failed(err, 'answer');
@@ -77,6 +84,11 @@ export class HttpJsonSource implements RawSource {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Error texts may quote the URL; show only its redacted form. */
+  private scrub(text: string): string {
+    return text.split(this.options.url).join(this.shownUrl).split(this.requestUrl).join(this.shownUrl);
   }
 
   /** Any content type is tried as JSON (servers often say text/plain); the type only helps the message. */
@@ -147,6 +159,24 @@ export function redactUrl(raw: string): string {
   } catch {
     return '(invalid URL)';
   }
+}
+
+function splitCredentials(raw: string): { url: string; authorization?: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { url: raw };
+  }
+  if (url.username === '' && url.password === '') return { url: raw };
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  return {
+    url: url.toString(),
+    authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+  };
 }
 
 function errorText(err: unknown): string {
