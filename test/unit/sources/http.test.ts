@@ -18,11 +18,6 @@ function raw(fieldPath = 'data.price', timeoutSeconds = 2, path = '/price') {
   return new HttpJsonSource({ url: server.url(path), fieldPath, timeoutSeconds });
 }
 
-function expectUnknown(reading: PriceReading, code: string, reason: RegExp | string): void {
-  expect(reading).toMatchObject({ ok: false, code });
-  if (!reading.ok) expect(reading.reason).toMatch(reason);
-}
-
 describe('HttpJsonSource against a misbehaving server', () => {
   it('reads a number at a nested field path', async () => {
     server.behaviour = json({ data: { price: 0.0021 } });
@@ -194,11 +189,10 @@ describe('an HTTP price source through the validating wrapper', () => {
   it('misbehaves in every way in turn, keeps the last good value, then recovers', async () => {
     const source = createPriceSource(spec());
     let t = 0;
-    const next = (reading: PriceReading | Promise<PriceReading>) => reading;
     const step = async (behaviour: typeof server.behaviour): Promise<PriceReading> => {
       server.behaviour = behaviour;
       t += 60;
-      return next(source.read(at(t)));
+      return source.read(at(t));
     };
     // Three good readings build the history for the outlier rule.
     for (const price of [0.0021, 0.0022, 0.002]) {
