@@ -1,0 +1,359 @@
+import * as k8s from '@kubernetes/client-node';
+import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from '../log.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import type { KubeClient } from './client.js';
+import { backoffDelay } from './ratelimit.js';
+import { apiVersionOf, resourcePath, type ResourceInfo } from './resources.js';
+import { isApiError, type RestClient } from './rest.js';
+import { objectKey } from './workqueue.js';
+
+/** The shape of client-node's Watch, so tests can drive the informer with a fake one. */
+export interface WatchLike {
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, obj: unknown, raw?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController>;
+}
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+
+export interface InformerOptions<T extends KubernetesObject> {
+  /** Restrict to one namespace (default: all). */
+  namespace?: string | undefined;
+  /** Only cache matching objects, e.g. pods the operator manages. */
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
+  clock?: Clock;
+  logger?: Logger;
+  /** Server-side watch timeout; the client also gives up on a watch silent for this plus a minute. */
+  watchTimeoutSeconds?: number;
+  /** Backoff of restarts after errors: base doubling up to max. */
+  restartBaseMs?: number;
+  restartMaxMs?: number;
+  /** Page size of the initial list and relists. */
+  pageSize?: number;
+  /** Replace the HTTP watch and list (tests). */
+  watch?: WatchLike;
+  list?: () => Promise<KubernetesListObject<T>>;
+}
+
+export interface InformerStats {
+  lists: number;
+  watches: number;
+  errors: number;
+  restarts: number;
+}
+
+/**
+ * A cached, watched view of one resource, built on client-node's ListWatch, adding what it lacks:
+ * restart with backoff after errors (ListWatch stops on the first one), a watchdog on silent watches,
+ * hasSynced/waitForSync, handlers that cannot break the cache, and queue-key mapping.
+ * Relisting on 410 Gone is ListWatch's own behaviour (it clears the resourceVersion and lists again).
+ */
+export class Informer<T extends KubernetesObject> {
+  readonly resource: ResourceInfo;
+  private readonly lw: k8s.ListWatch<T>;
+  private readonly guard: GuardedWatch;
+  private readonly clock: Clock;
+  private readonly logger: Logger | undefined;
+  private readonly baseMs: number;
+  private readonly maxMs: number;
+  private synced = false;
+  private running = false;
+  private failures = 0;
+  private restartTimer: TimerHandle | undefined;
+  private syncWaiters: (() => void)[] = [];
+  private readonly counters: InformerStats = { lists: 0, watches: 0, errors: 0, restarts: 0 };
+
+  constructor(
+    client: Pick<KubeClient, 'kc' | 'rest'>,
+    resource: ResourceInfo,
+    opts: InformerOptions<T> = {},
+  ) {
+    this.resource = resource;
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger;
+    this.baseMs = opts.restartBaseMs ?? 250;
+    this.maxMs = opts.restartMaxMs ?? 30_000;
+    const path = resourcePath(resource, { namespace: opts.namespace });
+    const list =
+      opts.list ??
+      (() =>
+        listAll<T>(client.rest, resource, {
+          namespace: opts.namespace,
+          labelSelector: opts.labelSelector,
+          fieldSelector: opts.fieldSelector,
+          pageSize: opts.pageSize ?? 500,
+        }));
+    const countedList = async (): Promise<KubernetesListObject<T>> => {
+      this.counters.lists++;
+      const result = await list();
+      this.failures = 0;
+      return result;
+    };
+    this.guard = new GuardedWatch(opts.watch ?? new k8s.Watch(client.kc), {
+      clock: this.clock,
+      timeoutSeconds: opts.watchTimeoutSeconds ?? 300,
+      onStart: () => {
+        // ListWatch only watches once its list has been applied to the cache.
+        this.counters.watches++;
+        this.markSynced();
+      },
+      onEvent: () => {
+        this.failures = 0;
+      },
+    });
+    this.lw = new k8s.ListWatch<T>(
+      path,
+      this.guard as unknown as k8s.Watch,
+      countedList,
+      false,
+      opts.labelSelector,
+      opts.fieldSelector,
+    );
+    this.lw.on('error', (err: unknown) => this.onError(err));
+  }
+
+  /** Lists and watches in the background; errors restart it with backoff until stop(). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.launch();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.restartTimer) this.clock.clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    await this.lw.stop();
+    this.guard.abortAll();
+  }
+
+  /** True once the first full list is in the cache (stays true across restarts). */
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Resolves once synced; rejects after timeoutMs. */
+  waitForSync(timeoutMs: number): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.syncWaiters = this.syncWaiters.filter((w) => w !== done);
+        reject(new Error(`cache of ${this.resource.resource} not synced within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = (): void => {
+        this.clock.clearTimeout(timer);
+        resolve();
+      };
+      this.syncWaiters.push(done);
+    });
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.lw.get(name, namespace || undefined);
+  }
+
+  /** Looks up by queue key (`namespace/name` or `name`). */
+  getByKey(key: string): T | undefined {
+    const i = key.indexOf('/');
+    return i < 0 ? this.lw.get(key) : this.lw.get(key.slice(i + 1), key.slice(0, i));
+  }
+
+  /** Cached objects (all, or one namespace's). Do not mutate them: they are the cache. */
+  list(namespace?: string): readonly T[] {
+    return this.lw.list(namespace);
+  }
+
+  /** Registers a handler; a throwing handler is logged and cannot corrupt the cache. Returns an unsubscribe. */
+  on(event: InformerEvent, handler: (obj: T) => void): () => void {
+    const safe = (obj: T): void => {
+      try {
+        handler(obj);
+      } catch (err) {
+        this.logger?.error({ err, resource: this.resource.resource, event }, 'informer handler threw');
+      }
+    };
+    this.lw.on(event, safe);
+    return () => this.lw.off(event, safe);
+  }
+
+  /**
+   * Adds the keys `map` returns for every added, updated or deleted object to the queue
+   * (default: the object's own key).
+   */
+  enqueueTo(
+    queue: { add(key: string): void },
+    map: (obj: T) => string | string[] | undefined = objectKey,
+  ): () => void {
+    const handler = (obj: T): void => {
+      const keys = map(obj);
+      if (keys === undefined) return;
+      for (const k of Array.isArray(keys) ? keys : [keys]) queue.add(k);
+    };
+    const offs = (['add', 'update', 'delete'] as const).map((e) => this.on(e, handler));
+    return () => offs.forEach((off) => off());
+  }
+
+  stats(): InformerStats {
+    return { ...this.counters };
+  }
+
+  private launch(): void {
+    this.lw.start().catch((err: unknown) => this.onError(err));
+  }
+
+  private onError(err: unknown): void {
+    if (!this.running) return;
+    this.counters.errors++;
+    const delay = backoffDelay(this.baseMs, this.maxMs, this.failures);
+    this.failures++;
+    this.logger?.warn(
+      { resource: this.resource.resource, err: errorText(err), retryInMs: delay },
+      'informer list/watch failed; restarting',
+    );
+    if (this.restartTimer) this.clock.clearTimeout(this.restartTimer);
+    this.restartTimer = this.clock.setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.running) return;
+      this.counters.restarts++;
+      this.launch();
+    }, delay);
+  }
+
+  private markSynced(): void {
+    if (this.synced) return;
+    this.synced = true;
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** Waits for several informers; the error names the ones that did not sync. */
+export async function waitForCacheSync(
+  informers: readonly Informer<KubernetesObject>[],
+  timeoutMs: number,
+): Promise<void> {
+  const results = await Promise.allSettled(informers.map((i) => i.waitForSync(timeoutMs)));
+  const failed = informers
+    .filter((_, i) => results[i]?.status === 'rejected')
+    .map((i) => i.resource.resource);
+  if (failed.length > 0) throw new Error(`caches not synced within ${timeoutMs} ms: ${failed.join(', ')}`);
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { statusCode?: number; code?: number; message?: string };
+    return e.message ?? `status ${e.statusCode ?? e.code ?? '?'}`;
+  }
+  return String(err);
+}
+
+/**
+ * Adds watch timeouts and bookmarks, a client-side watchdog, a once-only done, and drops events from a
+ * watch that has already ended (so a stale stream can never write to the cache).
+ */
+class GuardedWatch implements WatchLike {
+  private readonly live = new Set<AbortController>();
+
+  constructor(
+    private readonly inner: WatchLike,
+    private readonly opts: { clock: Clock; timeoutSeconds: number; onStart(): void; onEvent(): void },
+  ) {}
+
+  async watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, obj: unknown, raw?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    this.opts.onStart();
+    const { clock, timeoutSeconds } = this.opts;
+    let finished = false;
+    let ctrl: AbortController | undefined;
+    const finish = (err: unknown): void => {
+      if (finished) return;
+      finished = true;
+      clock.clearTimeout(watchdog);
+      if (ctrl) {
+        this.live.delete(ctrl);
+        ctrl.abort();
+      }
+      done(err);
+    };
+    const watchdog = clock.setTimeout(() => finish(null), (timeoutSeconds + 60) * 1000);
+    try {
+      ctrl = await this.inner.watch(
+        path,
+        { ...query, timeoutSeconds, allowWatchBookmarks: true },
+        (phase, obj, raw) => {
+          if (finished) return;
+          this.opts.onEvent();
+          callback(phase, obj, raw);
+        },
+        finish,
+      );
+    } catch (err) {
+      finish(err);
+      return new AbortController();
+    }
+    if (finished) ctrl.abort();
+    else this.live.add(ctrl);
+    return ctrl;
+  }
+
+  abortAll(): void {
+    for (const c of this.live) c.abort();
+    this.live.clear();
+  }
+}
+
+/** Lists a resource page by page; items get apiVersion and kind (list items come without them). */
+export async function listAll<T extends KubernetesObject>(
+  rest: RestClient,
+  resource: ResourceInfo,
+  opts: {
+    namespace?: string | undefined;
+    labelSelector?: string | undefined;
+    fieldSelector?: string | undefined;
+    pageSize?: number;
+  },
+): Promise<KubernetesListObject<T>> {
+  const path = resourcePath(resource, { namespace: opts.namespace });
+  const apiVersion = apiVersionOf(resource);
+  for (let attempt = 0; ; attempt++) {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    try {
+      do {
+        const res = await rest.request<{
+          metadata?: { resourceVersion?: string; continue?: string };
+          items?: T[];
+        }>({
+          method: 'GET',
+          path,
+          query: {
+            labelSelector: opts.labelSelector,
+            fieldSelector: opts.fieldSelector,
+            limit: opts.pageSize,
+            continue: cont,
+          },
+        });
+        for (const it of res.body.items ?? []) items.push({ apiVersion, kind: resource.kind, ...it });
+        resourceVersion = res.body.metadata?.resourceVersion ?? resourceVersion;
+        cont = res.body.metadata?.continue || undefined;
+      } while (cont);
+      return { apiVersion, kind: `${resource.kind}List`, metadata: { resourceVersion }, items };
+    } catch (err) {
+      // The continue token expired (410): start the list over.
+      if (cont && isApiError(err, 410) && attempt < 3) continue;
+      throw err;
+    }
+  }
+}
