@@ -1,4 +1,0 @@
-export default async function globalTeardown(): Promise<void> {
-  const { teardownSharedCluster } = await import('./shared-cluster.js');
-  await teardownSharedCluster();
-}
