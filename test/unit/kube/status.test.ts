@@ -75,7 +75,7 @@ describe('statusEqual', () => {
   });
 
   it('an unchanged reconcile produces an equal status after preparing it', () => {
-    const desired = {
+    const desired: { conditions: Condition[] } = {
       ...base,
       conditions: base.conditions.map(({ lastTransitionTime: _t, ...c }) => c),
     };
@@ -85,7 +85,10 @@ describe('statusEqual', () => {
   });
 
   it('a changed condition gets the new transition time', () => {
-    const desired = { ...base, conditions: [{ type: 'Ready', status: 'False', reason: 'Preempted' }] };
+    const desired: { conditions: Condition[] } = {
+      ...base,
+      conditions: [{ type: 'Ready', status: 'False', reason: 'Preempted' }],
+    };
     const prepared = prepareStatus(base, desired, now);
     expect(prepared.conditions?.[0]?.lastTransitionTime).toBe(rfc3339(now));
     expect(statusEqual(base, prepared)).toBe(false);
