@@ -151,7 +151,7 @@ export async function applyStatusIfChanged<
 
 /** The desired status with conditions' lastTransitionTime carried over from the current status. */
 export function prepareStatus<S extends { conditions?: Condition[] | undefined }>(
-  current: S | undefined,
+  current: { conditions?: readonly Condition[] | undefined } | undefined,
   desired: S,
   now: Date,
 ): S {
