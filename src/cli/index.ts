@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerLocal } from './local.js';
+import { registerCrds } from './crds.js';
 
 /** Builds the `rigshift` command tree. Each concern registers its own subcommands. */
 export function buildProgram(): Command {
@@ -8,6 +9,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError();
   registerLocal(program);
+  registerCrds(program);
   return program;
 }
 

@@ -1,0 +1,356 @@
+import { z } from 'zod';
+import { conditionsSchema } from './conditions.js';
+import { statusDecimal, usdAmount } from './decimal.js';
+import {
+  API_VERSION,
+  type CelRule,
+  type KindInfo,
+  labelValue,
+  listAtomic,
+  listMap,
+  listSet,
+  objectMetaSchema,
+  observedGeneration,
+  timestamp,
+  withCel,
+} from './meta.js';
+import { envVarSchema } from './refs.js';
+import { volumeMountSchema, volumeSchema } from './volumes.js';
+
+export const TIERS = ['OnDemand', 'Interruptible'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** Condition types of a TrainingJob, in lifecycle order. */
+export const TRAINING_JOB_CONDITIONS = [
+  'Queued',
+  'Admitted',
+  'Running',
+  'Preempted',
+  'Succeeded',
+  'Failed',
+] as const;
+export type TrainingJobConditionType = (typeof TRAINING_JOB_CONDITIONS)[number];
+
+/** Values of status.state, a mirror of the conditions for `kubectl get`. */
+export const TRAINING_JOB_STATES = [...TRAINING_JOB_CONDITIONS, 'Suspended'] as const;
+export type TrainingJobState = (typeof TRAINING_JOB_STATES)[number];
+
+/**
+ * Fields fixed at creation. The gang shape and tier are what the job was admitted and priced on; the container
+ * is what its pods were created from (as in a batch/v1 Job). To change them, delete and recreate the job.
+ * The bid, suspend and the runtime limits stay mutable.
+ */
+export const IMMUTABLE_FIELDS = [
+  'image',
+  'command',
+  'args',
+  'env',
+  'volumes',
+  'volumeMounts',
+  'replicas',
+  'gpusPerReplica',
+  'tier',
+] as const;
+
+function immutable<T extends z.ZodType>(field: string, schema: T): T {
+  return withCel(schema, {
+    rule: 'self == oldSelf',
+    message: `spec.${field} is immutable: delete and recreate the TrainingJob to change it`,
+  });
+}
+
+/** Immutability of optional fields, checked on spec because a rule on an absent field never runs. */
+function immutableOptional(field: string): CelRule {
+  return {
+    rule: `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
+    message: `spec.${field} is immutable: delete and recreate the TrainingJob to change it`,
+    fieldPath: `.${field}`,
+  };
+}
+
+const runtimeMessage = 'spec.minRuntimeSeconds must not exceed spec.maxRuntimeSeconds';
+const mountsMessage = 'spec.volumeMounts[].name must name a volume listed in spec.volumes';
+
+export const trainingJobSpecSchema = withCel(
+  z
+    .object({
+      image: immutable(
+        'image',
+        z
+          .string()
+          .min(1)
+          .max(512)
+          .describe(
+            'Container image of the training workload, e.g. ghcr.io/acme/llm-train:1.4.2. Immutable.',
+          ),
+      ),
+      command: listAtomic(
+        z
+          .array(z.string().max(4096).describe('One element of the entrypoint.'))
+          .max(64)
+          .optional()
+          .describe('Entrypoint of the container; the image’s ENTRYPOINT when absent. Immutable.'),
+      ),
+      args: listAtomic(
+        z
+          .array(z.string().max(4096).describe('One argument.'))
+          .max(256)
+          .optional()
+          .describe('Arguments to the entrypoint; the image’s CMD when absent. Immutable.'),
+      ),
+      env: listMap(
+        z
+          .array(envVarSchema('spec.env[]'))
+          .max(64)
+          .default([])
+          .describe(
+            'Environment variables of the training container, unique by name. The operator adds ' +
+              'RIGSHIFT_REPLICA_INDEX, RIGSHIFT_REPLICAS and RIGSHIFT_JOB_NAME. Immutable.',
+          ),
+        'name',
+      ),
+      volumes: listMap(
+        z
+          .array(volumeSchema)
+          .max(16)
+          .default([])
+          .describe('Volumes of each training pod, unique by name. Immutable.'),
+        'name',
+      ),
+      volumeMounts: listMap(
+        z
+          .array(volumeMountSchema)
+          .max(32)
+          .default([])
+          .describe('Where the volumes appear in the training container, unique by mountPath. Immutable.'),
+        'mountPath',
+      ),
+      replicas: immutable(
+        'replicas',
+        z
+          .int()
+          .min(1)
+          .max(256)
+          .default(1)
+          .describe(
+            'Number of pods in the gang, each on its own node. The job runs only when all of them can be placed ' +
+              'at once, and is worth nothing with fewer. 1 to 256, default 1. Immutable.',
+          ),
+      ),
+      gpusPerReplica: immutable(
+        'gpusPerReplica',
+        z
+          .int()
+          .min(1)
+          .max(16)
+          .default(1)
+          .describe(
+            'GPUs (nvidia.com/gpu) each replica needs, all on its node. A 4×8 gang is replicas 4, ' +
+              'gpusPerReplica 8. 1 to 16, default 1. Immutable.',
+          ),
+      ),
+      gpuProducts: listSet(
+        z
+          .array(
+            labelValue(
+              'A GPU product as labelled by GPU Feature Discovery, e.g. NVIDIA-GeForce-RTX-4090.',
+            ).min(1),
+          )
+          .max(16)
+          .optional()
+          .describe(
+            'GPU products the job accepts (node label nvidia.com/gpu.product). Absent or empty accepts any ' +
+              'product that also meets minGpuMemoryMiB.',
+          ),
+      ),
+      minGpuMemoryMiB: z
+        .int()
+        .min(1)
+        .max(1048576)
+        .optional()
+        .describe(
+          'Least memory per GPU in MiB (node label nvidia.com/gpu.memory), e.g. 24576 for 24 GiB cards. ' +
+            'Combined with gpuProducts when both are set.',
+        ),
+      bidUsdPerGpuHour: usdAmount(
+        'spec.bidUsdPerGpuHour',
+        'What the renter pays per GPU per hour while the job runs, in USD, as a decimal string such as "0.35". ' +
+          'Nodes leave mining for the job only when the bid, less the training power cost, beats the mining ' +
+          'yield by the FleetPolicy hysteresis. May be raised (or lowered) at any time to change the job’s ' +
+          'standing in the queue.',
+      ),
+      tier: immutable(
+        'tier',
+        z
+          .enum(TIERS)
+          .default('OnDemand')
+          .describe(
+            'OnDemand: once running, keeps its GPUs until it ends. Interruptible: may be preempted by a higher ' +
+              'bid after minRuntimeSeconds, then waits in the queue again. Default OnDemand. Immutable.',
+          ),
+      ),
+      minRuntimeSeconds: z
+        .int()
+        .min(0)
+        .max(31536000)
+        .default(0)
+        .describe(
+          'An Interruptible job is not preempted before it has run this long, in seconds, so it can make ' +
+            'progress. Ignored for OnDemand. Default 0.',
+        ),
+      maxRuntimeSeconds: z
+        .int()
+        .min(60)
+        .max(31536000)
+        .optional()
+        .describe(
+          'The job is stopped and marked Failed (reason DeadlineExceeded) after running this long in total, ' +
+            'in seconds. Absent means no limit.',
+        ),
+      checkpointGracePeriodSeconds: z
+        .int()
+        .min(0)
+        .max(3600)
+        .default(60)
+        .describe(
+          'When preempted or suspended, the pods get SIGTERM and this many seconds to write a checkpoint ' +
+            'before they are killed. Default 60.',
+        ),
+      suspend: z
+        .boolean()
+        .default(false)
+        .describe(
+          'true stops the job’s pods (with the checkpoint grace period) and frees its GPUs; false lets it be ' +
+            'queued and placed again. Default false.',
+        ),
+    })
+    .refine((s) => s.maxRuntimeSeconds === undefined || s.minRuntimeSeconds <= s.maxRuntimeSeconds, {
+      message: runtimeMessage,
+      path: ['minRuntimeSeconds'],
+    })
+    .refine((s) => s.volumeMounts.every((m) => s.volumes.some((v) => v.name === m.name)), {
+      message: mountsMessage,
+      path: ['volumeMounts'],
+    })
+    .describe('Desired state of a TrainingJob.'),
+  {
+    rule: '!has(self.maxRuntimeSeconds) || self.minRuntimeSeconds <= self.maxRuntimeSeconds',
+    message: runtimeMessage,
+    fieldPath: '.minRuntimeSeconds',
+  },
+  {
+    rule: 'self.volumeMounts.all(m, self.volumes.exists(v, v.name == m.name))',
+    message: mountsMessage,
+    fieldPath: '.volumeMounts',
+  },
+  immutableOptional('command'),
+  immutableOptional('args'),
+  // env, volumes and volumeMounts default to [] so they are always present.
+  { ...immutableOptional('env'), rule: 'self.env == oldSelf.env' },
+  { ...immutableOptional('volumes'), rule: 'self.volumes == oldSelf.volumes' },
+  { ...immutableOptional('volumeMounts'), rule: 'self.volumeMounts == oldSelf.volumeMounts' },
+);
+
+export const trainingJobStatusSchema = z
+  .object({
+    observedGeneration: observedGeneration().optional(),
+    conditions: conditionsSchema({
+      Queued: 'True while the job waits for GPUs (see waitingReason).',
+      Admitted: 'True once nodes are reserved for the whole gang.',
+      Running: 'True while all replicas run.',
+      Preempted: 'True after an Interruptible job was stopped for a higher bid, until it runs again.',
+      Succeeded: 'True when every replica exited 0 (terminal).',
+      Failed: 'True when the job cannot succeed (terminal); the reason says why.',
+    }).optional(),
+    state: z
+      .enum(TRAINING_JOB_STATES)
+      .optional()
+      .describe(
+        'A convenience mirror of the conditions for kubectl get: the latest condition that is True, or ' +
+          'Suspended. Tools should read the conditions, not this field.',
+      ),
+    waitingReason: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe(
+        'Why the job is not running yet, e.g. "no 4 nodes of 8 accepted GPUs for bid 0.35: mining yields ' +
+          '0.41". Empty once it runs.',
+      ),
+    assignedNodes: listSet(
+      z
+        .array(z.string().max(253).describe('A node name.'))
+        .max(256)
+        .optional()
+        .describe('Nodes reserved for or running the replicas, one per replica.'),
+    ),
+    readyReplicas: z.int().min(0).optional().describe('Replicas whose pod is running and ready.'),
+    preemptions: z.int().min(0).optional().describe('How many times the job was preempted.'),
+    startTime: timestamp('When the job first started running (all replicas placed).').optional(),
+    endTime: timestamp('When the job ended (Succeeded or Failed).').optional(),
+    gpuHours: statusDecimal('GPU-hours used so far: GPUs × hours run, summed over every run.').optional(),
+    earnedUsd: statusDecimal('USD earned so far: the bid in force × GPU-hours, rounded to cents.').optional(),
+  })
+  .describe('Observed state of a TrainingJob, written by the operator.');
+
+export const trainingJobSchema = z.object({
+  apiVersion: z.literal(API_VERSION).default(API_VERSION),
+  kind: z.literal('TrainingJob').default('TrainingJob'),
+  metadata: objectMetaSchema.default({}),
+  spec: trainingJobSpecSchema,
+  status: trainingJobStatusSchema.optional(),
+});
+
+export type TrainingJobSpec = z.infer<typeof trainingJobSpecSchema>;
+export type TrainingJobStatus = z.infer<typeof trainingJobStatusSchema>;
+export type TrainingJob = z.infer<typeof trainingJobSchema>;
+export type TrainingJobInput = z.input<typeof trainingJobSchema>;
+
+export const trainingJobKind: KindInfo = {
+  kind: 'TrainingJob',
+  plural: 'trainingjobs',
+  singular: 'trainingjob',
+  listKind: 'TrainingJobList',
+  shortNames: ['tj'],
+  scope: 'Namespaced',
+  description:
+    'A TrainingJob rents the farm’s GPUs for AI training: a container run as a gang of replicas, each on its ' +
+    'own node with the same number of GPUs, placed all at once or not at all. Its bid in USD per GPU-hour ' +
+    'competes with mining yield and with other bids; OnDemand jobs keep their GPUs until they end, ' +
+    'Interruptible ones can be preempted by a higher bid. Progress is reported in conditions (Queued, ' +
+    'Admitted, Running, Preempted, Succeeded, Failed).',
+  specSchema: trainingJobSpecSchema,
+  statusSchema: trainingJobStatusSchema,
+  printerColumns: [
+    { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas', description: 'Replicas in the gang.' },
+    {
+      name: 'GPUs/Replica',
+      type: 'integer',
+      jsonPath: '.spec.gpusPerReplica',
+      description: 'GPUs per replica; the job uses Replicas × GPUs/Replica GPUs.',
+    },
+    {
+      name: 'Bid',
+      type: 'string',
+      jsonPath: '.spec.bidUsdPerGpuHour',
+      description: 'Bid in USD per GPU-hour.',
+    },
+    { name: 'Tier', type: 'string', jsonPath: '.spec.tier', description: 'OnDemand or Interruptible.' },
+    { name: 'State', type: 'string', jsonPath: '.status.state', description: 'Mirror of the conditions.' },
+    {
+      name: 'Earned',
+      type: 'string',
+      jsonPath: '.status.earnedUsd',
+      description: 'USD earned so far.',
+      priority: 1,
+    },
+    {
+      name: 'Waiting',
+      type: 'string',
+      jsonPath: '.status.waitingReason',
+      description: 'Why it is not running yet.',
+      priority: 1,
+    },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Age.' },
+  ],
+};
