@@ -8,6 +8,7 @@ import {
   startLocalCluster,
   stopLocalCluster,
 } from '../local/cluster.js';
+import { measureCluster } from '../local/measure.js';
 import { paths } from '../local/paths.js';
 import { ensureTools } from '../local/tools.js';
 
@@ -126,6 +127,21 @@ export function registerLocal(program: Command): void {
       .argument('[args...]')
       .action((args: string[], o: { dir: string }) => runTool(tool, args, o.dir));
   }
+
+  local
+    .command('measure')
+    .description('Benchmark: start a throw-away cluster, add GPU nodes, and print start-up time and memory')
+    .option('--nodes <n>', 'simulated nodes to add', (v) => Number.parseInt(v, 10), 100)
+    .option(
+      '--settle-seconds <n>',
+      'steady-state window before reading memory',
+      (v) => Number.parseInt(v, 10),
+      30,
+    )
+    .action(async (o: { nodes: number; settleSeconds: number }) => {
+      const r = await measureCluster(o.nodes, o.settleSeconds * 1000, progress);
+      console.log(JSON.stringify(r, null, 2));
+    });
 
   local
     .command('tools')

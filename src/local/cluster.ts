@@ -50,7 +50,7 @@ export function ensureBinaries(progress?: (line: string) => void): string {
       `building local cluster binaries (${missing.join(', ') || 'rebuild'}); first build takes minutes`,
     );
   }
-  const r = spawnSync('bash', [paths.buildScript()], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync('bash', [paths.buildScript()], { stdio: ['ignore', 2, 2] });
   if (r.status !== 0)
     throw new Error(`building the local cluster failed (exit ${r.status}); see output above`);
   return bin;
