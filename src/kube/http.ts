@@ -1,0 +1,113 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+/** A readiness answer: ready, or not with the reasons shown to the prober. */
+export type Readiness = { ready: true; detail?: string } | { ready: false; reasons: string[] };
+
+export interface HttpServerOptions {
+  /** `host:port`, `:port` (all interfaces) or a port; port 0 picks a free one. */
+  address: string | number;
+  registry: Registry;
+  /** Caches synced, and leading or standing by. */
+  readiness: () => Readiness | Promise<Readiness>;
+  /** Liveness (default: always alive while the event loop answers). */
+  liveness?: () => boolean;
+}
+
+export interface RunningHttpServer {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function parseAddress(address: string | number): { host: string | undefined; port: number } {
+  if (typeof address === 'number') return { host: undefined, port: address };
+  const m = /^(?:\[?([^\]]*)\]?)?:(\d+)$/.exec(address) ?? /^()(\d+)$/.exec(address);
+  if (!m) throw new Error(`invalid listen address ${address}: expected host:port or :port`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new Error(`invalid port in ${address}`);
+  return { host: m[1] ? m[1] : undefined, port };
+}
+
+/** Serves /metrics, /healthz and /readyz. */
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const { host, port } = parseAddress(opts.address);
+  const server = http.createServer((req, res) => {
+    void handle(opts, req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(`internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const shownHost = host && host !== '0.0.0.0' && host !== '::' ? host : '127.0.0.1';
+  return {
+    port: bound,
+    url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${bound}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(
+  opts: HttpServerOptions,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed\n');
+    return;
+  }
+  switch (path) {
+    case '/metrics': {
+      const body = await opts.registry.metrics();
+      res.writeHead(200, { 'Content-Type': opts.registry.contentType }).end(body);
+      return;
+    }
+    case '/healthz':
+    case '/livez': {
+      const alive = opts.liveness?.() ?? true;
+      res.writeHead(alive ? 200 : 503, { 'Content-Type': 'text/plain' }).end(alive ? 'ok\n' : 'not alive\n');
+      return;
+    }
+    case '/readyz': {
+      const r = await opts.readiness();
+      if (r.ready) {
+        res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`ok${r.detail ? `: ${r.detail}` : ''}\n`);
+      } else {
+        res.writeHead(503, { 'Content-Type': 'text/plain' }).end(`not ready: ${r.reasons.join('; ')}\n`);
+      }
+      return;
+    }
+    default:
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+  }
+}
+
+/**
+ * Ready when every cache has synced and the elector is leading or standing by (a standby is ready: it is
+ * healthy and will take over). Not ready while syncing or after the elector stopped.
+ */
+export function operatorReadiness(
+  caches: readonly { resource: { resource: string }; hasSynced(): boolean }[],
+  elector?: { state(): 'standby' | 'leader' | 'stopped' },
+): Readiness {
+  const reasons = caches
+    .filter((c) => !c.hasSynced())
+    .map((c) => `cache of ${c.resource.resource} not synced`);
+  const state = elector?.state();
+  if (state === 'stopped') reasons.push('leader election stopped');
+  if (reasons.length > 0) return { ready: false, reasons };
+  return { ready: true, detail: state ?? 'no leader election' };
+}
