@@ -33,7 +33,7 @@ export class ApiError extends Error {
     const serverMessage =
       status?.message ?? (rawBody ? rawBody.slice(0, 500) : http.STATUS_CODES[statusCode]);
     super(
-      `${method} ${path}: ${statusCode} ${status?.reason ?? http.STATUS_CODES[statusCode] ?? ''}: ${serverMessage}`,
+      `${method} ${path}: ${statusCode} ${status?.reason || http.STATUS_CODES[statusCode] || ''}: ${serverMessage}`,
     );
   }
 
