@@ -1,0 +1,534 @@
+import {
+  CLASSES,
+  IDLE_NODE,
+  MINING_NODE,
+  PlacementIndex,
+  TRAINING_IDLE_FREE,
+  TRAINING_MINING_FREE,
+  bucketOf,
+  cmp,
+  needsDrain,
+  type Group,
+} from './buckets.js';
+import { worthSwitching, type Rules } from './policy.js';
+import { duration, list, plural, seconds, usd } from './reasons.js';
+import { addShare, removeShare, rentalNet, type WorkNode } from './state.js';
+import type { DrainStart, JobSnapshot, JobWait, Placement, Preemption, WaitCode } from './types.js';
+
+/** Jobs: keep what runs, let mining or idle take back underpaid interruptible GPUs, place pending gangs. */
+
+export interface JobsContext {
+  rules: Rules;
+  nodes: WorkNode[];
+  byName: Map<string, WorkNode>;
+  drainQuota: { left: number; limit: number };
+  drains: DrainStart[];
+}
+
+export interface JobsOutcome {
+  placements: Placement[];
+  queued: JobWait[];
+  refused: JobWait[];
+  preemptions: Preemption[];
+}
+
+interface Pick {
+  node: WorkNode;
+  gpus: number;
+  cls: number;
+  drain: boolean;
+}
+
+interface Tier {
+  cls: number;
+  groups: Group[];
+}
+
+/** Nodes by product and GPU memory, all of them (held too): can a job ever fit as specified? */
+interface CatalogEntry {
+  product: string;
+  memoryMiB: number;
+  usables: number[];
+  held: number;
+  unknown: number;
+}
+
+const byBidThenKey = (a: JobSnapshot, b: JobSnapshot): number =>
+  b.bidUsdPerGpuHour - a.bidUsdPerGpuHour || cmp(a.key, b.key);
+
+function accepts(job: JobSnapshot, product: string, memoryMiB: number): boolean {
+  if (job.products && job.products.length > 0 && !job.products.includes(product)) return false;
+  return memoryMiB >= (job.minGpuMemoryMiB ?? 0);
+}
+
+function totalGpus(job: JobSnapshot): number {
+  return job.replicas * job.gpusPerReplica;
+}
+
+export function planJobs(ctx: JobsContext, jobs: readonly JobSnapshot[]): JobsOutcome {
+  const out: JobsOutcome = { placements: [], queued: [], refused: [], preemptions: [] };
+  const kept: JobSnapshot[] = [];
+  const pending: JobSnapshot[] = [];
+  const lostNote = new Map<string, string>();
+
+  for (const job of [...jobs].sort((a, b) => cmp(a.key, b.key))) {
+    if (job.state === 'pending' || job.assigned.length === 0) {
+      pending.push(job);
+      continue;
+    }
+    const missing = job.assigned.filter((s) => !ctx.byName.has(s.node)).map((s) => s.node);
+    if (missing.length > 0) {
+      lostNote.set(job.key, `node ${list(missing)} is gone; `);
+      pending.push(job);
+      continue;
+    }
+    for (const s of job.assigned) addShare(ctx.byName.get(s.node) as WorkNode, job.key, s.gpus);
+    kept.push(job);
+  }
+
+  const preempted = new Set<string>();
+  reclaim(ctx, kept, preempted, out);
+
+  const placedNew = new Map<string, Placement>();
+  if (pending.length > 0) {
+    const placer = new Placer(ctx, kept, preempted, out);
+    for (const job of pending.sort(byBidThenKey)) {
+      const p = placer.place(job, lostNote.get(job.key) ?? '');
+      if (p) placedNew.set(job.key, p);
+    }
+  }
+
+  for (const job of kept) {
+    if (preempted.has(job.key)) continue;
+    const where = job.assigned.map((s) => `${s.node} (${plural(s.gpus, 'GPU')})`);
+    out.placements.push({
+      job: job.key,
+      nodes: job.assigned,
+      isNew: false,
+      reason: `${job.state === 'running' ? 'running' : 'starting'} on ${list(where)}`,
+    });
+  }
+  for (const p of placedNew.values()) out.placements.push(p);
+  out.placements.sort((a, b) => cmp(a.job, b.job));
+  out.preemptions.sort((a, b) => cmp(a.job, b.job));
+  return out;
+}
+
+/** Interruptible jobs past their minimum runtime whose bid, net of power, no longer beats mining or idle. */
+function reclaim(ctx: JobsContext, kept: JobSnapshot[], preempted: Set<string>, out: JobsOutcome): void {
+  const { rules } = ctx;
+  for (const job of kept) {
+    if (job.tier !== 'Interruptible' || job.runtimeSeconds < job.minRuntimeSeconds) continue;
+    let gpus = 0;
+    let net = 0;
+    let alt = 0;
+    let mining = 0;
+    let ok = true;
+    let electricity = 0;
+    for (const s of job.assigned) {
+      const node = ctx.byName.get(s.node) as WorkNode;
+      const econ = node.econ;
+      if (node.held !== null || econ === null || econ.mining === null || !node.dwellOk) {
+        ok = false;
+        break;
+      }
+      const best = rules.allowIdle ? Math.max(econ.mining, econ.idle) : econ.mining;
+      if (econ.mining >= best) mining += s.gpus;
+      gpus += s.gpus;
+      net += rentalNet(econ, job.bidUsdPerGpuHour) * s.gpus;
+      alt += best * s.gpus;
+      electricity = Math.max(electricity, econ.electricity ?? 0);
+    }
+    if (!ok || gpus === 0 || !worthSwitching(rules, net / gpus, alt / gpus)) continue;
+    for (const s of job.assigned) removeShare(ctx.byName.get(s.node) as WorkNode, job.key);
+    preempted.add(job.key);
+    const toMining = mining * 2 >= gpus;
+    out.preemptions.push({
+      job: job.key,
+      reason:
+        `bid ${usd(job.bidUsdPerGpuHour)} net of power ${usd(net / gpus)} USD/GPU-h is below ` +
+        `${toMining ? 'mining yield' : `idle (electricity ${usd(electricity)} USD/kWh)`} ${usd(alt / gpus)}; ` +
+        `interruptible and past its minimum runtime (${duration(job.runtimeSeconds * 1000)} of ${seconds(job.minRuntimeSeconds)})`,
+    });
+  }
+}
+
+class Placer {
+  private readonly index: PlacementIndex;
+  private readonly catalog: CatalogEntry[] = [];
+  private readonly victims: JobSnapshot[];
+
+  constructor(
+    private readonly ctx: JobsContext,
+    kept: JobSnapshot[],
+    private readonly preempted: Set<string>,
+    private readonly out: JobsOutcome,
+  ) {
+    this.index = new PlacementIndex(ctx.nodes);
+    const cat = new Map<string, CatalogEntry>();
+    for (const n of ctx.nodes) {
+      const key = `${n.snap.product}\u0000${n.snap.gpuMemoryMiB}`;
+      let e = cat.get(key);
+      if (!e) {
+        e = { product: n.snap.product, memoryMiB: n.snap.gpuMemoryMiB, usables: [], held: 0, unknown: 0 };
+        cat.set(key, e);
+        this.catalog.push(e);
+      }
+      e.usables.push(n.usable);
+      if (n.held !== null) {
+        e.held++;
+        if (n.econ === null || !n.econ.known) e.unknown++;
+      }
+    }
+    this.victims = kept
+      .filter((j) => j.tier === 'Interruptible' && j.runtimeSeconds >= j.minRuntimeSeconds)
+      .sort((a, b) => a.bidUsdPerGpuHour - b.bidUsdPerGpuHour || cmp(a.key, b.key));
+  }
+
+  place(job: JobSnapshot, note: string): Placement | null {
+    const { rules } = this.ctx;
+    const g = job.gpusPerReplica;
+    const R = job.replicas;
+    if (!(job.bidUsdPerGpuHour >= rules.floor)) {
+      return this.wait(
+        job,
+        'BelowFloor',
+        `${note}bid ${usd(job.bidUsdPerGpuHour)} USD/GPU-h is below the floor ${usd(rules.floor)}`,
+        true,
+      );
+    }
+    if (!(R >= 1 && g >= 1))
+      return this.wait(job, 'TooLarge', `${note}needs at least one replica of one GPU`, true);
+
+    let everSlots = 0;
+    let matching = 0;
+    let heldUnknown = 0;
+    let held = 0;
+    for (const e of this.catalog) {
+      if (!accepts(job, e.product, e.memoryMiB)) continue;
+      matching += e.usables.length;
+      for (const u of e.usables) everSlots += Math.floor(u / g);
+      held += e.held;
+      heldUnknown += e.unknown;
+    }
+    const what = describeNeed(job);
+    if (matching === 0)
+      return this.wait(job, 'NoMatchingNodes', `${note}no node offers what it asks: ${what}`, true);
+    if (everSlots < R) {
+      return this.wait(
+        job,
+        'TooLarge',
+        `${note}${what}: the matching nodes can hold at most ${plural(everSlots, 'replica')}`,
+        true,
+      );
+    }
+
+    const groups = this.index.groups.filter(
+      (gr) => accepts(job, gr.econ.product, gr.memoryMiB) && gr.maxUsable >= g,
+    );
+    const tiers = this.tiers(job, groups);
+    const attempt = this.pick(tiers, R, g);
+    if (attempt.remaining > 0) {
+      const viaPreemption = this.preemptFor(job, groups);
+      if (viaPreemption) return viaPreemption;
+      const why = this.explain(job, groups, tiers, attempt.drainBlocked, held, heldUnknown);
+      return this.wait(job, why.code, `${note}${what}: ${why.text}`, false);
+    }
+    return this.commit(job, attempt.picks, [], note);
+  }
+
+  /** Which classes of which groups this job may use: its bid, net of power, must be worth the switch. */
+  private tiers(job: JobSnapshot, groups: Group[]): Tier[] {
+    const { rules } = this.ctx;
+    const byCls: Group[][] = Array.from({ length: CLASSES }, () => []);
+    for (const gr of groups) {
+      const net = rentalNet(gr.econ, job.bidUsdPerGpuHour);
+      const beatsIdle = worthSwitching(rules, gr.econ.idle, net);
+      const beatsMining = gr.econ.mining !== null && worthSwitching(rules, gr.econ.mining, net);
+      if (beatsIdle) {
+        (byCls[TRAINING_IDLE_FREE] as Group[]).push(gr);
+        (byCls[IDLE_NODE] as Group[]).push(gr);
+      }
+      if (beatsMining) {
+        (byCls[TRAINING_MINING_FREE] as Group[]).push(gr);
+        (byCls[MINING_NODE] as Group[]).push(gr);
+      }
+    }
+    const tiers: Tier[] = [
+      { cls: TRAINING_IDLE_FREE, groups: byCls[TRAINING_IDLE_FREE] as Group[] },
+      { cls: IDLE_NODE, groups: byCls[IDLE_NODE] as Group[] },
+      { cls: TRAINING_MINING_FREE, groups: byCls[TRAINING_MINING_FREE] as Group[] },
+    ];
+    // Mining nodes: lowest yield first, each yield level its own tier.
+    const mining = [...(byCls[MINING_NODE] as Group[])].sort(
+      (a, b) => (a.econ.mining ?? 0) - (b.econ.mining ?? 0),
+    );
+    for (const gr of mining) tiers.push({ cls: MINING_NODE, groups: [gr] });
+    return tiers;
+  }
+
+  /** Gang placement over the tiers in order; takes nodes out of the index (undo with rollback). */
+  private pick(
+    tiers: Tier[],
+    R: number,
+    g: number,
+  ): { picks: Pick[]; remaining: number; drainBlocked: boolean } {
+    const picks: Pick[] = [];
+    let remaining = R;
+    let drainsUsed = 0;
+    let drainBlocked = false;
+    for (const tier of tiers) {
+      while (remaining > 0) {
+        const found = bestNode(tier, remaining, g);
+        if (!found) break;
+        const bucket = bucketOf(found.group, tier.cls, found.free);
+        const node = this.ctx.nodes[bucket[bucket.length - 1] as number] as WorkNode;
+        const drain = needsDrain(tier.cls) && !node.drainNow;
+        if (drain && drainsUsed >= this.ctx.drainQuota.left) {
+          drainBlocked = true;
+          break;
+        }
+        this.index.take(node);
+        const k = Math.min(Math.floor(found.free / g), remaining);
+        picks.push({ node, gpus: k * g, cls: tier.cls, drain });
+        remaining -= k;
+        if (drain) drainsUsed++;
+      }
+      if (remaining === 0) break;
+    }
+    if (remaining > 0) this.rollback(picks);
+    return { picks, remaining, drainBlocked };
+  }
+
+  private rollback(picks: Pick[]): void {
+    for (let i = picks.length - 1; i >= 0; i--) this.index.putBack((picks[i] as Pick).node);
+  }
+
+  private commit(job: JobSnapshot, picks: Pick[], victims: JobSnapshot[], note: string): Placement {
+    const { rules } = this.ctx;
+    const nodes = picks
+      .map((p) => ({ node: p.node.snap.name, gpus: p.gpus }))
+      .sort((a, b) => cmp(a.node, b.node));
+    let fromMining = false;
+    let worstFrom = -Infinity;
+    let net = 0;
+    for (const p of picks) {
+      const econ = p.node.econ;
+      if (econ === null) continue;
+      net = Math.max(net, rentalNet(econ, job.bidUsdPerGpuHour));
+      const from = needsDrain(p.cls) ? (econ.mining ?? econ.idle) : econ.idle;
+      if (needsDrain(p.cls)) fromMining = true;
+      worstFrom = Math.max(worstFrom, from);
+    }
+    const drained: string[] = [];
+    for (const p of picks) {
+      addShare(p.node, job.key, p.gpus);
+      p.node.touched = true;
+      if (p.drain) {
+        p.node.drainNow = true;
+        this.ctx.drainQuota.left--;
+        drained.push(p.node.snap.name);
+        this.ctx.drains.push({
+          node: p.node.snap.name,
+          to: 'training',
+          reason: `making room for ${job.key}: bid ${usd(job.bidUsdPerGpuHour)} net of power ${usd(
+            rentalNet(p.node.econ!, job.bidUsdPerGpuHour),
+          )} beats mining yield ${usd(p.node.econ!.mining ?? 0)} USD/GPU-h`,
+        });
+      }
+      this.index.place(p.node);
+    }
+    const where = nodes.map((n) => `${n.node} (${plural(n.gpus, 'GPU')})`);
+    let reason =
+      `${note}placed on ${list(where)}: bid ${usd(job.bidUsdPerGpuHour)} net of power ${usd(net)} USD/GPU-h ` +
+      `beats ${fromMining ? 'mining yield' : 'idle'} ${usd(worstFrom)}`;
+    if (rules.hysteresis > 0)
+      reason += ` by more than the ${usd(rules.hysteresis * 100).replace(/\.?0+$/, '')}% hysteresis`;
+    if (drained.length > 0) reason += `; draining ${list(drained)}`;
+    if (victims.length > 0) reason += `; preempting ${list(victims.map((v) => v.key))}`;
+    return { job: job.key, nodes, isNew: true, reason };
+  }
+
+  /**
+   * Frees GPUs of running interruptible jobs that bid less (past their minimum runtime), lowest bid first,
+   * until the gang fits; then drops any victim the placement does not need. All or nothing.
+   */
+  private preemptFor(job: JobSnapshot, groups: Group[]): Placement | null {
+    const { rules } = this.ctx;
+    const g = job.gpusPerReplica;
+    const chosen: JobSnapshot[] = [];
+    for (const v of this.victims) {
+      if (this.preempted.has(v.key) || v.bidUsdPerGpuHour >= job.bidUsdPerGpuHour) continue;
+      let ok = v.assigned.length > 0;
+      let vNet = 0;
+      let jNet = 0;
+      let gpus = 0;
+      for (const s of v.assigned) {
+        const node = this.ctx.byName.get(s.node);
+        const gr = node ? this.index.groupOf[node.index] : null;
+        if (!node || !gr || node.held !== null || !groups.includes(gr)) {
+          ok = false;
+          break;
+        }
+        vNet += rentalNet(gr.econ, v.bidUsdPerGpuHour) * s.gpus;
+        jNet += rentalNet(gr.econ, job.bidUsdPerGpuHour) * s.gpus;
+        gpus += s.gpus;
+      }
+      if (!ok || !worthSwitching(rules, vNet / gpus, jNet / gpus)) continue;
+      chosen.push(v);
+      if (chosen.length > 64) break;
+    }
+    if (chosen.length === 0) return null;
+    // Free them all, try; if it fits, give back the ones not needed (highest bid first).
+    for (const v of chosen) this.free(v);
+    let attempt = this.pick(this.tiers(job, groups), job.replicas, g);
+    if (attempt.remaining > 0) {
+      for (const v of chosen) this.restore(v);
+      return null;
+    }
+    this.rollback(attempt.picks);
+    for (let i = chosen.length - 1; i >= 0; i--) {
+      const v = chosen[i] as JobSnapshot;
+      this.restore(v);
+      const retry = this.pick(this.tiers(job, groups), job.replicas, g);
+      if (retry.remaining > 0) {
+        this.free(v);
+      } else {
+        this.rollback(retry.picks);
+        chosen.splice(i, 1);
+      }
+    }
+    attempt = this.pick(this.tiers(job, groups), job.replicas, g);
+    if (attempt.remaining > 0) {
+      for (const v of chosen) this.restore(v);
+      return null;
+    }
+    for (const v of chosen) {
+      this.preempted.add(v.key);
+      this.out.preemptions.push({
+        job: v.key,
+        by: job.key,
+        reason:
+          `preempted for ${job.key}, which bids ${usd(job.bidUsdPerGpuHour)} against its ${usd(v.bidUsdPerGpuHour)} USD/GPU-h; ` +
+          `interruptible and past its minimum runtime (${duration(v.runtimeSeconds * 1000)} of ${seconds(v.minRuntimeSeconds)})`,
+      });
+    }
+    return this.commit(job, attempt.picks, chosen, '');
+  }
+
+  private free(v: JobSnapshot): void {
+    for (const s of v.assigned) {
+      const node = this.ctx.byName.get(s.node) as WorkNode;
+      removeShare(node, v.key);
+      this.index.place(node);
+    }
+  }
+
+  private restore(v: JobSnapshot): void {
+    for (const s of v.assigned) {
+      const node = this.ctx.byName.get(s.node) as WorkNode;
+      addShare(node, v.key, s.gpus);
+      this.index.place(node);
+    }
+  }
+
+  private explain(
+    job: JobSnapshot,
+    groups: Group[],
+    tiers: Tier[],
+    drainBlocked: boolean,
+    held: number,
+    heldUnknown: number,
+  ): { code: WaitCode; text: string } {
+    const { rules } = this.ctx;
+    const g = job.gpusPerReplica;
+    let usableSlots = 0;
+    for (const t of tiers) for (const gr of t.groups) usableSlots += PlacementIndex.slotsNow(gr, t.cls, g);
+    let allSlots = 0;
+    let dwell = 0;
+    let bestYield = -Infinity;
+    let bestNet = -Infinity;
+    for (const gr of groups) {
+      for (let c = 0; c < CLASSES; c++) allSlots += PlacementIndex.slotsNow(gr, c, g);
+      dwell += gr.dwellBlocked;
+      if (gr.econ.mining !== null && PlacementIndex.slotsNow(gr, MINING_NODE, g) > 0) {
+        bestYield = Math.max(bestYield, gr.econ.mining);
+      }
+      bestNet = Math.max(bestNet, rentalNet(gr.econ, job.bidUsdPerGpuHour));
+    }
+    if (drainBlocked) {
+      return {
+        code: 'DrainLimit',
+        text: `waiting for a drain slot (${this.ctx.drainQuota.limit} at once, all in use)`,
+      };
+    }
+    if (allSlots >= job.replicas && usableSlots < job.replicas) {
+      const hyst =
+        rules.hysteresis > 0
+          ? ` by the ${usd(rules.hysteresis * 100).replace(/\.?0+$/, '')}% hysteresis`
+          : '';
+      return {
+        code: 'BidBelowYield',
+        text:
+          `bid ${usd(job.bidUsdPerGpuHour)} net of power ${usd(bestNet)} USD/GPU-h does not beat ` +
+          `mining yield ${usd(bestYield === -Infinity ? 0 : bestYield)}${hyst}, net of ${seconds(rules.switchingSeconds)} switching`,
+      };
+    }
+    if (heldUnknown > 0 && allSlots < job.replicas) {
+      return {
+        code: 'YieldUnknown',
+        text: `${plural(heldUnknown, 'matching node')} held while the yield is unknown`,
+      };
+    }
+    if (dwell > 0) {
+      return {
+        code: 'Dwell',
+        text: `${plural(dwell, 'matching node')} within the minimum dwell of ${seconds(rules.minDwellMs / 1000)}`,
+      };
+    }
+    const heldText = held > 0 ? ` (${plural(held, 'node')} held)` : '';
+    return { code: 'NoCapacity', text: `${plural(usableSlots, 'replica slot')} free now${heldText}` };
+  }
+
+  private wait(job: JobSnapshot, code: WaitCode, reason: string, refused: boolean): null {
+    (refused ? this.out.refused : this.out.queued).push({ job: job.key, code, reason });
+    return null;
+  }
+}
+
+function describeNeed(job: JobSnapshot): string {
+  const parts = [`${job.replicas} × ${plural(job.gpusPerReplica, 'GPU')} (${totalGpus(job)} in all)`];
+  if (job.products && job.products.length > 0) parts.push(`on ${list(job.products)}`);
+  if (job.minGpuMemoryMiB) parts.push(`with ≥ ${job.minGpuMemoryMiB} MiB`);
+  return `needs ${parts.join(' ')}`;
+}
+
+/** Best fit: the smallest node that takes every remaining replica, else the largest. Ties: group order, name. */
+function bestNode(tier: Tier, remaining: number, g: number): { group: Group; free: number } | null {
+  const need = remaining * g;
+  let best: Group | null = null;
+  let bestFree = Infinity;
+  for (const gr of tier.groups) {
+    const buckets = gr.buckets[tier.cls] as number[][];
+    for (let f = need; f < buckets.length && f < bestFree; f++) {
+      if ((buckets[f] as number[]).length > 0) {
+        best = gr;
+        bestFree = f;
+        break;
+      }
+    }
+  }
+  if (best) return { group: best, free: bestFree };
+  let largest = -1;
+  for (const gr of tier.groups) {
+    const buckets = gr.buckets[tier.cls] as number[][];
+    for (let f = buckets.length - 1; f >= g && f > largest; f--) {
+      if ((buckets[f] as number[]).length > 0) {
+        best = gr;
+        largest = f;
+        break;
+      }
+    }
+  }
+  return best ? { group: best, free: largest } : null;
+}
