@@ -74,7 +74,7 @@ export function isFieldManagerConflict(err: unknown): boolean {
   return (
     err instanceof ApiError &&
     err.statusCode === 409 &&
-    err.causes.some((c) => c.type === 'FieldManagerConflict')
+    err.causes.some((c) => c.reason === 'FieldManagerConflict')
   );
 }
 

@@ -70,7 +70,7 @@ export function classifyEvictionError(err: unknown): EvictionResult | 'throttled
     return { outcome: 'notFound', message: err.serverMessage };
   }
   if (err.statusCode === 429) {
-    const budget = err.causes.filter((c) => c.type === 'DisruptionBudget');
+    const budget = err.causes.filter((c) => c.reason === 'DisruptionBudget');
     if (budget.length > 0 || /disruption budget/i.test(err.serverMessage)) {
       const detail = budget.map((c) => c.message).filter(Boolean);
       const message = [err.serverMessage, ...detail].join(' ');

@@ -14,7 +14,8 @@ export interface ApiStatus {
     name?: string;
     kind?: string;
     retryAfterSeconds?: number;
-    causes?: { type?: string; message?: string; field?: string; reason?: string }[];
+    /** StatusCause: its Go field Type is serialised as `reason`. */
+    causes?: { reason?: string; message?: string; field?: string }[];
   };
 }
 

@@ -244,7 +244,7 @@ describe('apply', () => {
       'Apply failed with 1 conflict: conflict with "kubectl" using v1: .data.k',
       {
         details: {
-          causes: [{ type: 'FieldManagerConflict', message: 'conflict with "kubectl"', field: '.data.k' }],
+          causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "kubectl"', field: '.data.k' }],
         },
       },
     );
@@ -293,7 +293,7 @@ describe('eviction', () => {
       details: {
         causes: [
           {
-            type: 'DisruptionBudget',
+            reason: 'DisruptionBudget',
             message: 'The disruption budget miners needs 2 healthy pods and has 2 currently',
           },
         ],
