@@ -1,0 +1,340 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  plan,
+  type JobSnapshot,
+  type NodeSnapshot,
+  type Plan,
+  type PoolSnapshot,
+} from '../../../src/planner/index.js';
+import {
+  HOUR,
+  NOW,
+  P3090,
+  P4090,
+  job,
+  modes,
+  node,
+  placed,
+  policy,
+  pool,
+  product,
+  running,
+  snapshot,
+} from './fixtures.js';
+
+// Default economics: 3090 mining yields 0.20, 4090 0.10; at 0.1 USD/kWh training costs 0.035 per GPU-hour.
+
+function run(
+  nodes: NodeSnapshot[],
+  jobs: JobSnapshot[],
+  extra: { pools?: PoolSnapshot[]; limit?: number } = {},
+): Plan {
+  return plan(
+    snapshot({
+      nodes,
+      jobs,
+      ...(extra.pools ? { pools: extra.pools } : {}),
+      policy: { ...policy, maxConcurrentDrains: extra.limit ?? 10 },
+    }),
+  );
+}
+
+const idle = (name: string, over: Partial<NodeSnapshot> = {}) =>
+  node(name, { mode: 'idle', miningGpus: 0, ...over });
+const training = (name: string, over: Partial<NodeSnapshot> = {}) =>
+  node(name, { mode: 'training', miningGpus: 0, ...over });
+const wait = (p: Plan, key: string) => [...p.queued, ...p.refused].find((w) => w.job === key);
+
+describe('planner: gangs are all or nothing', () => {
+  it('places a gang across nodes and drains them', () => {
+    const p = run([node('a'), node('b')], [job('ns/gang', { replicas: 2 })]);
+    expect(placed(p, 'ns/gang')).toEqual({ a: 8, b: 8 });
+    expect(p.drains.map((d) => d.node)).toEqual(['a', 'b']);
+    expect(modes(p)).toEqual({ a: 'training', b: 'training' });
+  });
+
+  it('places nothing and drains nothing when one replica cannot be placed', () => {
+    const p = run(
+      [node('a'), node('b'), node('c', { unschedulable: true })],
+      [job('ns/gang', { replicas: 3 })],
+    );
+    expect(p.placements).toEqual([]);
+    expect(p.drains).toEqual([]);
+    expect(modes(p)).toEqual({ a: 'mining', b: 'mining', c: 'mining' });
+    expect(wait(p, 'ns/gang')).toMatchObject({ code: 'NoCapacity' });
+    expect(wait(p, 'ns/gang')?.reason).toMatch(
+      /needs 3 × 8 GPUs \(24 in all\): 2 replica slots free now \(1 node held\)/,
+    );
+  });
+
+  it('refuses a gang larger than every matching node together', () => {
+    const p = run([node('a'), node('b')], [job('ns/huge', { replicas: 3 })]);
+    expect(p.refused).toEqual([
+      {
+        job: 'ns/huge',
+        code: 'TooLarge',
+        reason: 'needs 3 × 8 GPUs (24 in all): the matching nodes can hold at most 2 replicas',
+      },
+    ]);
+  });
+});
+
+describe('planner: where a job goes', () => {
+  it('prefers training nodes, then idle nodes, then the lowest-yield mining nodes', () => {
+    const nodes = [
+      node('m-dear', { pool: 'dear' }),
+      node('m-cheap', { pool: 'cheap' }),
+      idle('i1'),
+      training('t1'),
+    ];
+    const pools = [
+      pool('cheap', product(P3090, 0.1)),
+      pool('dear', product(P3090, 0.3)),
+      pool('etc', product(P3090, 0.2)),
+    ];
+    const jobs = [
+      running('ns/x', [['t1', 4]], { tier: 'OnDemand' }),
+      job('ns/j1', { gpusPerReplica: 4, bidUsdPerGpuHour: 0.9 }),
+      job('ns/j2', { bidUsdPerGpuHour: 0.8 }),
+      job('ns/j3', { bidUsdPerGpuHour: 0.7 }),
+    ];
+    const p = run(nodes, jobs, { pools });
+    expect(placed(p, 'ns/j1')).toEqual({ t1: 4 });
+    expect(placed(p, 'ns/j2')).toEqual({ i1: 8 });
+    expect(placed(p, 'ns/j3')).toEqual({ 'm-cheap': 8 });
+    expect(modes(p)['m-dear']).toBe('mining');
+    expect(p.drains.map((d) => d.node)).toEqual(['m-cheap']);
+  });
+
+  it('prefers the lower-yield product when the job takes any', () => {
+    const p = run([node('a3090'), node('b4090', { product: P4090 })], [job('ns/any')]);
+    expect(placed(p, 'ns/any')).toEqual({ b4090: 8 });
+  });
+
+  it.each<[string, number, number, Record<string, number>]>([
+    ['one node for two replicas that fit on it', 2, 4, { a: 8 }],
+    ['the smallest node that fits (best fit, then name)', 1, 4, { b: 4 }],
+    ['the largest node first when none fits all', 3, 4, { a: 8, b: 4 }],
+  ])('puts a job on as few nodes as possible: %s', (_n, replicas, gpusPerReplica, where) => {
+    const nodes = [idle('a'), idle('c', { reservedGpus: 4 }), idle('b', { reservedGpus: 4 })];
+    expect(placed(run(nodes, [job('ns/j', { replicas, gpusPerReplica })]), 'ns/j')).toEqual(where);
+  });
+
+  it('leftover GPUs of a drained node keep mining', () => {
+    const p = run([node('a')], [job('ns/half', { gpusPerReplica: 4 })]);
+    expect(p.nodes[0]).toMatchObject({
+      mode: 'training',
+      jobs: [{ job: 'ns/half', gpus: 4 }],
+      miningGpus: 4,
+      idleGpus: 0,
+      drain: true,
+    });
+    expect(p.nodes[0]?.reason).toBe(
+      'training: ns/half (4 GPUs); 4 leftover GPUs mining (yield 0.20 USD/GPU-h)',
+    );
+  });
+
+  it('leftover GPUs idle when mining loses more than idling', () => {
+    const p = run([node('a')], [job('ns/half', { gpusPerReplica: 4 })], {
+      pools: [pool('etc', product(P3090, -0.1))],
+    });
+    expect(p.nodes[0]).toMatchObject({ mode: 'training', miningGpus: 0, idleGpus: 4 });
+  });
+
+  it('respects accepted products and GPU memory', () => {
+    const p = run(
+      [node('a'), node('b', { product: P4090, gpuMemoryMiB: 24564 })],
+      [
+        job('ns/only4090', { products: [P4090] }),
+        job('ns/big-memory', { minGpuMemoryMiB: 24570, bidUsdPerGpuHour: 0.4 }),
+        job('ns/h100', { products: ['NVIDIA-H100'] }),
+      ],
+    );
+    expect(placed(p, 'ns/only4090')).toEqual({ b: 8 });
+    expect(placed(p, 'ns/big-memory')).toEqual({ a: 8 });
+    expect(wait(p, 'ns/h100')).toMatchObject({ code: 'NoMatchingNodes' });
+    expect(p.refused.map((r) => r.job)).toEqual(['ns/h100']);
+  });
+});
+
+describe('planner: prices and bids', () => {
+  it('higher bids go first', () => {
+    const p = run(
+      [node('a')],
+      [job('ns/low', { bidUsdPerGpuHour: 0.4 }), job('ns/high', { bidUsdPerGpuHour: 0.6 })],
+    );
+    expect(placed(p, 'ns/high')).toEqual({ a: 8 });
+    expect(wait(p, 'ns/low')).toMatchObject({ code: 'NoCapacity' });
+  });
+
+  it('equal bids go by name', () => {
+    const p = run([node('a')], [job('ns/b'), job('ns/a')]);
+    expect(placed(p, 'ns/a')).toEqual({ a: 8 });
+    expect(placed(p, 'ns/b')).toBeUndefined();
+  });
+
+  it('mining gives way to a rental that beats its yield, not to one that does not', () => {
+    // 0.25 − 0.035 = 0.215 beats 0.20 by 7.5%: under the 10% hysteresis. 0.3 − 0.035 = 0.265 clears it.
+    const low = run([node('a')], [job('ns/j', { bidUsdPerGpuHour: 0.25 })]);
+    expect(low.placements).toEqual([]);
+    expect(wait(low, 'ns/j')).toEqual({
+      job: 'ns/j',
+      code: 'BidBelowYield',
+      reason:
+        'needs 1 × 8 GPUs (8 in all): bid 0.25 net of power 0.215 USD/GPU-h does not beat mining yield 0.20 by the 10% hysteresis, net of 5 min switching',
+    });
+    const high = run([node('a')], [job('ns/j', { bidUsdPerGpuHour: 0.3 })]);
+    expect(placed(high, 'ns/j')).toEqual({ a: 8 });
+    expect(high.placements[0]?.reason).toBe(
+      'placed on a (8 GPUs): bid 0.30 net of power 0.265 USD/GPU-h beats mining yield 0.20 by more than the 10% hysteresis; draining a',
+    );
+  });
+
+  it('refuses bids under the floor', () => {
+    const p = run([idle('a')], [job('ns/cheap', { bidUsdPerGpuHour: 0.04 })]);
+    expect(p.refused).toEqual([
+      { job: 'ns/cheap', code: 'BelowFloor', reason: 'bid 0.04 USD/GPU-h is below the floor 0.05' },
+    ]);
+  });
+});
+
+describe('planner: preemption', () => {
+  const victim = (over: Partial<JobSnapshot> = {}) =>
+    running('ns/low', [['a', 8]], {
+      bidUsdPerGpuHour: 0.3,
+      minRuntimeSeconds: 3600,
+      runtimeSeconds: 7200,
+      ...over,
+    });
+
+  it.each<[string, Partial<JobSnapshot>, number, boolean]>([
+    ['an interruptible job past its minimum runtime yields to a better bid', {}, 0.6, true],
+    ['not before its minimum runtime', { runtimeSeconds: 1800 }, 0.6, false],
+    ['never an on-demand job', { tier: 'OnDemand' }, 5, false],
+    ['not for a bid within the hysteresis', {}, 0.31, false],
+  ])('%s', (_name, over, bid, preempted) => {
+    const p = run([training('a')], [victim(over), job('ns/high', { bidUsdPerGpuHour: bid })]);
+    if (preempted) {
+      expect(p.preemptions).toEqual([
+        {
+          job: 'ns/low',
+          by: 'ns/high',
+          reason:
+            'preempted for ns/high, which bids 0.60 against its 0.30 USD/GPU-h; interruptible and past its minimum runtime (2 h of 1 h)',
+        },
+      ]);
+      expect(placed(p, 'ns/high')).toEqual({ a: 8 });
+      expect(placed(p, 'ns/low')).toBeUndefined();
+    } else {
+      expect(p.preemptions).toEqual([]);
+      expect(placed(p, 'ns/low')).toEqual({ a: 8 });
+      expect(wait(p, 'ns/high')).toBeDefined();
+    }
+  });
+
+  it('preempts only the victims it needs, lowest bid first', () => {
+    const p = run(
+      [training('a'), training('b'), training('c', { reservedGpus: 4 })],
+      [
+        running('ns/v1', [['a', 8]], { bidUsdPerGpuHour: 0.3 }),
+        running('ns/v2', [['b', 8]], { bidUsdPerGpuHour: 0.4 }),
+        running('ns/v3', [['c', 4]], { bidUsdPerGpuHour: 0.28 }),
+        job('ns/high', { bidUsdPerGpuHour: 0.9 }),
+      ],
+    );
+    // v3 has the lowest bid but frees only 4 GPUs on c, which cannot hold an 8-GPU replica: it is given back.
+    expect(p.preemptions.map((x) => x.job)).toEqual(['ns/v1']);
+    expect(placed(p, 'ns/high')).toEqual({ a: 8 });
+  });
+
+  it('takes back interruptible GPUs whose bid no longer beats mining', () => {
+    const p = run(
+      [training('a'), training('b')],
+      [
+        running('ns/cheap', [['a', 8]], { bidUsdPerGpuHour: 0.1 }),
+        running('ns/cheap-ondemand', [['b', 8]], { bidUsdPerGpuHour: 0.1, tier: 'OnDemand' }),
+      ],
+    );
+    expect(p.preemptions).toEqual([
+      {
+        job: 'ns/cheap',
+        reason:
+          'bid 0.10 net of power 0.065 USD/GPU-h is below mining yield 0.20; interruptible and past its minimum runtime (2 h of 0 min)',
+      },
+    ]);
+    expect(modes(p)).toEqual({ a: 'mining', b: 'training' });
+    expect(p.nodes[0]?.reason).toMatch(/^mining: its job was preempted/);
+  });
+
+  it('takes back an interruptible job losing money in a power spike, to idle', () => {
+    const pools = [pool('etc', product(P3090, -0.5, 3))];
+    const p = run([training('a')], [running('ns/j', [['a', 8]], { bidUsdPerGpuHour: 0.3 })], { pools });
+    expect(p.preemptions[0]?.reason).toMatch(/is below idle \(electricity 3.00 USD\/kWh\) -0.075/);
+    expect(modes(p)).toEqual({ a: 'idle' });
+  });
+});
+
+describe('planner: limits and holds', () => {
+  it('never drains more nodes than allowed for jobs either', () => {
+    const p = run(
+      [node('a'), node('b')],
+      [job('ns/j1', { bidUsdPerGpuHour: 0.9 }), job('ns/j2', { bidUsdPerGpuHour: 0.8 })],
+      { limit: 1 },
+    );
+    expect(placed(p, 'ns/j1')).toEqual({ a: 8 });
+    expect(wait(p, 'ns/j2')).toMatchObject({ code: 'DrainLimit' });
+    expect(p.drains).toHaveLength(1);
+  });
+
+  it('an idle node takes a job without a drain slot', () => {
+    const p = run([idle('a')], [job('ns/j')], { limit: 0 });
+    expect(placed(p, 'ns/j')).toEqual({ a: 8 });
+    expect(p.drains).toEqual([]);
+  });
+
+  it('waits for the minimum dwell of a node that just switched', () => {
+    const p = run([node('a', { modeSinceMs: NOW - 10 * 60_000 })], [job('ns/j')]);
+    expect(wait(p, 'ns/j')).toMatchObject({ code: 'Dwell' });
+  });
+
+  it('holds nodes and queues jobs while the yield is unknown', () => {
+    const p = run([node('a'), idle('b')], [job('ns/j', { replicas: 2 })], {
+      pools: [pool('etc', product(P3090, null))],
+    });
+    expect(wait(p, 'ns/j')).toMatchObject({ code: 'YieldUnknown' });
+    expect(modes(p)).toEqual({ a: 'mining', b: 'idle' });
+  });
+
+  it('places a job again when its node is gone', () => {
+    const p = run([node('a')], [running('ns/j', [['gone', 8]])]);
+    expect(placed(p, 'ns/j')).toEqual({ a: 8 });
+    expect(p.placements[0]?.reason).toMatch(/^node gone is gone; placed on a/);
+  });
+
+  it('keeps running jobs where they are', () => {
+    const p = run([training('a')], [running('ns/j', [['a', 8]], { tier: 'OnDemand' })]);
+    expect(p.placements).toEqual([
+      { job: 'ns/j', nodes: [{ node: 'a', gpus: 8 }], isNew: false, reason: 'running on a (8 GPUs)' },
+    ]);
+    expect(p.nodes[0]).toMatchObject({ mode: 'training', changed: false, drain: false });
+  });
+
+  it('is deterministic whatever the order of nodes and jobs', () => {
+    const nodes = [node('c'), idle('a'), node('b', { product: P4090 }), training('d')];
+    const jobs = [
+      job('ns/z', { gpusPerReplica: 2 }),
+      job('ns/y', { replicas: 2, gpusPerReplica: 4 }),
+      running('ns/r', [['d', 8]], { bidUsdPerGpuHour: 0.3 }),
+      job('ns/x', { bidUsdPerGpuHour: 0.7 }),
+    ];
+    const a = run(nodes, jobs);
+    const b = run([...nodes].reverse(), [...jobs].reverse());
+    expect(b).toEqual(a);
+    expect(a.placements.length).toBeGreaterThan(1);
+  });
+
+  it('dwell is measured on the node clock', () => {
+    const p = run([node('a', { modeSinceMs: NOW - HOUR })], [job('ns/j')]);
+    expect(placed(p, 'ns/j')).toEqual({ a: 8 });
+  });
+});
