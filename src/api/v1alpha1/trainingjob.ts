@@ -11,6 +11,7 @@ import {
   listSet,
   objectMetaSchema,
   observedGeneration,
+  qualifiedName,
   timestamp,
   withCel,
 } from './meta.js';
@@ -223,6 +224,22 @@ export const trainingJobSpecSchema = withCel(
           'true stops the job’s pods (with the checkpoint grace period) and frees its GPUs; false lets it be ' +
             'queued and placed again. Default false.',
         ),
+      podLabels: z
+        .record(qualifiedName('A label key.'), labelValue('The label value.'))
+        .optional()
+        .meta({ maxProperties: 32 })
+        .describe(
+          'Extra labels of the training pods, e.g. for monitoring selectors. The operator’s own labels ' +
+            '(app.kubernetes.io/managed-by, rigshift.io/*) win over these. Applies to pods created afterwards.',
+        ),
+      podAnnotations: z
+        .record(qualifiedName('An annotation key.'), z.string().max(4096).describe('The annotation value.'))
+        .optional()
+        .meta({ maxProperties: 32 })
+        .describe(
+          'Extra annotations of the training pods, e.g. for a service mesh or log shipper. Applies to pods ' +
+            'created afterwards.',
+        ),
     })
     .refine((s) => s.maxRuntimeSeconds === undefined || s.minRuntimeSeconds <= s.maxRuntimeSeconds, {
       message: runtimeMessage,
@@ -277,19 +294,27 @@ export const trainingJobStatusSchema = z
         'Why the job is not running yet, e.g. "no 4 nodes of 8 accepted GPUs for bid 0.35: mining yields ' +
           '0.41". Empty once it runs.',
       ),
-    assignedNodes: listSet(
+    assignedNodes: listAtomic(
       z
         .array(z.string().max(253).describe('A node name.'))
         .max(256)
         .optional()
-        .describe('Nodes reserved for or running the replicas, one per replica.'),
+        .describe(
+          'Nodes reserved for or running the replicas, one entry per replica in replica order: replica i runs ' +
+            'on assignedNodes[i]. A node holding several replicas appears once for each.',
+        ),
     ),
     readyReplicas: z.int().min(0).optional().describe('Replicas whose pod is running and ready.'),
     preemptions: z.int().min(0).optional().describe('How many times the job was preempted.'),
     startTime: timestamp('When the job first started running (all replicas placed).').optional(),
     endTime: timestamp('When the job ended (Succeeded or Failed).').optional(),
     gpuHours: statusDecimal('GPU-hours used so far: GPUs × hours run, summed over every run.').optional(),
-    earnedUsd: statusDecimal('USD earned so far: the bid in force × GPU-hours, rounded to cents.').optional(),
+    earnedUsd: statusDecimal(
+      'USD earned so far: the bid in force × GPU-hours, to 6 decimals (accrued as the job runs).',
+    ).optional(),
+    lastAccrualTime: timestamp(
+      'When gpuHours and earnedUsd were last brought up to date; accrual resumes from here after a restart.',
+    ).optional(),
   })
   .describe('Observed state of a TrainingJob, written by the operator.');
 
