@@ -71,7 +71,7 @@ export const fleetPolicySpecSchema = z
       ),
     maxConcurrentDrains: withCel(
       z
-        .union([z.int().min(1), z.string().max(4).regex(NODE_PERCENT, { message: drainsMessage })])
+        .union([z.int().min(1), z.string().max(64).regex(NODE_PERCENT, { message: drainsMessage })])
         .default('10%')
         .meta({ 'x-kubernetes-int-or-string': true })
         .describe(
@@ -171,13 +171,20 @@ export const fleetPolicyStatusSchema = z
   })
   .describe('Observed state of the fleet under this policy, written by the operator.');
 
-export const fleetPolicySchema = z.object({
-  apiVersion: z.literal(API_VERSION).default(API_VERSION),
-  kind: z.literal('FleetPolicy').default('FleetPolicy'),
-  metadata: objectMetaSchema.default({}),
-  spec: fleetPolicySpecSchema.prefault({}),
-  status: fleetPolicyStatusSchema.optional(),
-});
+const nameMessage = 'metadata.name must be "default": the operator reads only the FleetPolicy named default';
+
+export const fleetPolicySchema = z
+  .object({
+    apiVersion: z.literal(API_VERSION).default(API_VERSION),
+    kind: z.literal('FleetPolicy').default('FleetPolicy'),
+    metadata: objectMetaSchema.default({}),
+    spec: fleetPolicySpecSchema.prefault({}),
+    status: fleetPolicyStatusSchema.optional(),
+  })
+  .refine((p) => p.metadata.name === undefined || p.metadata.name === FLEET_POLICY_NAME, {
+    message: nameMessage,
+    path: ['metadata', 'name'],
+  });
 
 export type FleetPolicySpec = z.infer<typeof fleetPolicySpecSchema>;
 export type FleetPolicyStatus = z.infer<typeof fleetPolicyStatusSchema>;
@@ -202,7 +209,7 @@ export const fleetPolicyKind: KindInfo = {
   rootValidations: [
     {
       rule: "self.metadata.name == 'default'",
-      message: 'metadata.name must be "default": the operator reads only the FleetPolicy named default',
+      message: nameMessage,
     },
   ],
   printerColumns: [

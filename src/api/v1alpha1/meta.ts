@@ -26,14 +26,34 @@ export function withCel<T extends z.ZodType>(schema: T, ...rules: CelRule[]): T 
   return schema.meta({ [CEL_KEY]: [...existing, ...rules] }) as T;
 }
 
-/** Marks an array as a map keyed by the given item fields (server-side apply merges items by key). */
+/**
+ * Marks an array as a map keyed by the given item fields (server-side apply merges items by key); items must
+ * be unique by key, which the API server enforces too.
+ */
 export function listMap<T extends z.ZodType>(schema: T, ...keys: string[]): T {
-  return schema.meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': keys }) as T;
+  const keyOf = (item: unknown) =>
+    keys.map((k) => `${k}=${JSON.stringify((item as Record<string, unknown>)[k])}`).join(',');
+  return schema
+    .superRefine((items, ctx) => duplicates(items, keyOf, ctx))
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': keys }) as T;
 }
 
-/** Marks an array of scalars as a set (items unique; server-side apply merges by value). */
+/** Marks an array of scalars as a set: items unique; server-side apply merges by value. */
 export function listSet<T extends z.ZodType>(schema: T): T {
-  return schema.meta({ 'x-kubernetes-list-type': 'set' }) as T;
+  return schema
+    .superRefine((items, ctx) => duplicates(items, (item) => JSON.stringify(item), ctx))
+    .meta({ 'x-kubernetes-list-type': 'set' }) as T;
+}
+
+function duplicates(items: unknown, keyOf: (item: unknown) => string, ctx: z.RefinementCtx): void {
+  if (!Array.isArray(items)) return;
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const key = keyOf(item);
+    if (seen.has(key))
+      ctx.addIssue({ code: 'custom', message: `duplicate entries for key [${key}]`, path: [i] });
+    seen.add(key);
+  });
 }
 
 /** Marks an array as atomic: server-side apply replaces it whole (order matters, e.g. args). */

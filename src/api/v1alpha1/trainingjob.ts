@@ -134,8 +134,8 @@ export const trainingJobSpecSchema = withCel(
           .max(256)
           .default(1)
           .describe(
-            'Number of pods in the gang, each on its own node. The job runs only when all of them can be placed ' +
-              'at once, and is worth nothing with fewer. 1 to 256, default 1. Immutable.',
+            'Number of pods in the gang, each with all its GPUs on one node. The job runs only when every ' +
+              'replica can be placed at once; it is worth nothing with fewer. 1 to 256, default 1. Immutable.',
           ),
       ),
       gpusPerReplica: immutable(
