@@ -4,16 +4,16 @@
  */
 export const MINER_PLACEHOLDERS = {
   STRATUM: 'the primary stratum URL, spec.stratum.primary',
-  FAILOVERS: 'the failover stratum URLs, comma-separated (empty when there are none)',
+  FAILOVERS: 'the failover stratum URLs, comma-separated, or empty',
   WALLET: 'spec.wallet',
-  WORKER: 'the worker name: spec.workerName with ${NODE} expanded',
+  WORKER: 'the worker name, spec.workerName with ${NODE} expanded',
   NODE: 'the name of the node the miner runs on',
   COIN: 'spec.coin',
   ALGORITHM: 'spec.algorithm',
-  GPU_COUNT: 'the number of GPUs the miner was given (all GPUs of the node)',
+  GPU_COUNT: 'the number of GPUs the miner gets, all GPUs of the node',
   PASSWORD:
-    'a reference $(RIGSHIFT_POOL_PASSWORD) to the env var the operator fills from spec.credentialsSecretRef, ' +
-    'so the secret never appears in the pod spec (empty when no credentials are set)',
+    'a reference, $(RIGSHIFT_POOL_PASSWORD), to the env var the operator fills from spec.credentialsSecretRef, ' +
+    'so the secret never appears in the pod spec, or empty when no credentials are set',
 } as const;
 
 export type MinerPlaceholder = keyof typeof MINER_PLACEHOLDERS;
@@ -32,8 +32,8 @@ export const WORKER_NAME = /^([-A-Za-z0-9._]|[$][{]NODE[}])+$/;
 /** Human-readable list of the placeholders, for descriptions. */
 export function describePlaceholders(): string {
   return Object.entries(MINER_PLACEHOLDERS)
-    .map(([k, v]) => `\${${k}} (${v})`)
-    .join(', ');
+    .map(([k, v]) => `\${${k}} is ${v}`)
+    .join('; ');
 }
 
 /** Expands the placeholders in one template string; unknown `${...}` are left as they are. */

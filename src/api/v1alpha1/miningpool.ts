@@ -101,7 +101,7 @@ export const minerSchema = z
         .max(64)
         .default([])
         .describe(
-          'Arguments of the miner, as templates expanded for each node. Placeholders: ' +
+          'Arguments of the miner, as templates expanded for each node: ' +
             describePlaceholders() +
             '. Any other ${...} is rejected; a lone $ is kept as it is.',
         ),
@@ -158,7 +158,7 @@ export const miningPoolSpecSchema = z
           ),
         })
         .refine((s) => !s.failovers.includes(s.primary), { message: failoversMessage })
-        .describe('Pool endpoints.'),
+        .describe('Where the miners connect: the primary stratum endpoint, then the failovers in order.'),
       { rule: '!has(self.failovers) || !(self.primary in self.failovers)', message: failoversMessage },
     ),
     wallet: z
@@ -252,7 +252,7 @@ export const miningPoolStatusSchema = z
     miningGpus: z.int().min(0).optional().describe('Number of GPUs currently mining for this pool.'),
     conditions: conditionsSchema({
       Ready: 'True when the spec is usable and the miners can be started.',
-      YieldKnown: 'True when both prices are known and fresh, so the yields above can be trusted.',
+      YieldKnown: 'True when both prices are known and fresh, so status.yields can be trusted.',
     }).optional(),
   })
   .describe('Observed state of a MiningPool, written by the operator.');
