@@ -4,6 +4,7 @@ import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { PoolReconciler, type PoolReconcilerDeps } from '../../../src/controller/pool.js';
 import type { PoolStatus } from '../../../src/controller/pool-yields.js';
 import { FakeClock } from '../../../src/kube/clock.js';
+import type { ObjectReference } from '../../../src/kube/events.js';
 import { createMetrics } from '../../../src/kube/metrics.js';
 import { ResourceMapper } from '../../../src/kube/resources.js';
 import { ApiError, type RestClient, type RestRequest } from '../../../src/kube/rest.js';
@@ -95,11 +96,11 @@ function harness(initial: Pool): Harness {
     client: { rest, mapper: new ResourceMapper(rest) },
     events: {
       warning: (obj, reason, _action, note) => {
-        h.events.push(`Warning ${reason} ${obj.metadata?.name}: ${note}`);
+        h.events.push(`Warning ${reason} ${nameOf(obj)}: ${note}`);
         return Promise.resolve();
       },
       normal: (obj, reason, _action, note) => {
-        h.events.push(`Normal ${reason} ${obj.metadata?.name}: ${note}`);
+        h.events.push(`Normal ${reason} ${nameOf(obj)}: ${note}`);
         return Promise.resolve();
       },
     },
@@ -117,6 +118,8 @@ function harness(initial: Pool): Harness {
   return h;
 }
 
+const nameOf = (o: KubernetesObject | ObjectReference) =>
+  'metadata' in o ? o.metadata?.name : (o as ObjectReference).name;
 const cond = (h: Harness, type: string) => h.pool?.status?.conditions?.find((c) => c.type === type);
 const yields = (h: Harness) => h.pool?.status?.yields?.map((y) => `${y.product} ${y.usdPerGpuHour}`);
 async function gauges(h: Harness): Promise<string[]> {
