@@ -173,18 +173,15 @@ export const fleetPolicyStatusSchema = z
 
 const nameMessage = 'metadata.name must be "default": the operator reads only the FleetPolicy named default';
 
-export const fleetPolicySchema = z
-  .object({
-    apiVersion: z.literal(API_VERSION).default(API_VERSION),
-    kind: z.literal('FleetPolicy').default('FleetPolicy'),
-    metadata: objectMetaSchema.default({}),
-    spec: fleetPolicySpecSchema.prefault({}),
-    status: fleetPolicyStatusSchema.optional(),
-  })
-  .refine((p) => p.metadata.name === undefined || p.metadata.name === FLEET_POLICY_NAME, {
-    message: nameMessage,
-    path: ['metadata', 'name'],
-  });
+// The name rule is the API server's (CEL below), not the parser's: the backtest reads what-if policies under
+// any name.
+export const fleetPolicySchema = z.object({
+  apiVersion: z.literal(API_VERSION).default(API_VERSION),
+  kind: z.literal('FleetPolicy').default('FleetPolicy'),
+  metadata: objectMetaSchema.default({}),
+  spec: fleetPolicySpecSchema.prefault({}),
+  status: fleetPolicyStatusSchema.optional(),
+});
 
 export type FleetPolicySpec = z.infer<typeof fleetPolicySpecSchema>;
 export type FleetPolicyStatus = z.infer<typeof fleetPolicyStatusSchema>;

@@ -1,6 +1,6 @@
 // Reads the invalid-manifest corpus: each file starts with `# expect: <fragment>` lines (every fragment must
 // appear in the API server's error) and optionally `# mode: update` (create the first document, then apply the
-// second, which must be rejected). Shared by the unit tests (zod) and the cluster tests (API server).
+// second, which must be rejected) and `# zod: accepts` (a rule only the API server applies). Shared by the unit tests (zod) and the cluster tests (API server).
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -13,6 +13,8 @@ export interface InvalidFixture {
   what: string;
   expect: string[];
   mode: 'create' | 'update';
+  /** `# zod: accepts`: a rule only the API server applies (the operator's parser accepts the object). */
+  zodAccepts: boolean;
   /** YAML text of each document. */
   documents: string[];
   objects: Record<string, unknown>[];
@@ -32,7 +34,8 @@ export function loadInvalidFixtures(): InvalidFixture[] {
       const mode = header.some((l) => l.startsWith('# mode: update')) ? 'update' : 'create';
       const documents = text.split(/^---$/m).map((d) => d.trim() + '\n');
       const objects = documents.map((d) => yaml.load(d) as Record<string, unknown>);
-      return { file, what, expect, mode, documents, objects };
+      const zodAccepts = header.some((l) => l.startsWith('# zod: accepts'));
+      return { file, what, expect, mode, zodAccepts, documents, objects };
     });
 }
 
