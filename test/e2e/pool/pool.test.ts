@@ -44,6 +44,8 @@ type Pool = KubernetesObject & { status?: PoolStatus };
 
 let c: TestCluster;
 let client: KubeClient;
+/** PATCH requests the reconcilers sent (status applies and Event series updates). */
+let patches = 0;
 let core: k8s.CoreV1Api;
 let custom: k8s.CustomObjectsApi;
 let eventsApi: k8s.EventsV1Api;
@@ -197,7 +199,11 @@ function waitForEvent(ns: string, name: string, reason: string, n = 1) {
 
 beforeAll(async () => {
   c = await getTestCluster();
-  client = createKubeClient(c.kc);
+  client = createKubeClient(c.kc, {
+    onRequest: (method) => {
+      if (method === 'PATCH') patches++;
+    },
+  });
   core = c.kc.makeApiClient(k8s.CoreV1Api);
   custom = c.kc.makeApiClient(k8s.CustomObjectsApi);
   eventsApi = c.kc.makeApiClient(k8s.EventsV1Api);
@@ -252,6 +258,16 @@ describe('MiningPool reconciler on the real clock', () => {
       [P3090, 0.025737],
     ]);
     expect(ctl.changed).toContain(`${ns}/static`);
+
+    // Status is written only when it changes: reconciling a settled pool again sends nothing.
+    await ctl.queue.whenIdle();
+    const before = patches;
+    for (let i = 0; i < 3; i++) {
+      ctl.queue.add(`${ns}/static`);
+      await ctl.queue.whenIdle();
+    }
+    expect(patches).toBe(before);
+    expect((await readPool(ns, 'static')).metadata?.resourceVersion).toBe(p.metadata?.resourceVersion);
 
     // kubectl shows the main product's yield.
     const table = await c.kubectl(['get', 'mp', 'static', '-n', ns]);
