@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { apply, isFieldManagerConflict } from '../../../src/kube/apply.js';
 import type { Clock } from '../../../src/kube/clock.js';
 import { classifyEvictionError, evictPod } from '../../../src/kube/eviction.js';
-import { Kinds, ResourceMapper, resourcePath } from '../../../src/kube/resources.js';
+import { Kinds, ResourceMapper, resourcePath, type ResourceInfo } from '../../../src/kube/resources.js';
 import { ApiError, createRestClient, retryAfterSeconds } from '../../../src/kube/rest.js';
 
 interface Seen {
@@ -178,7 +178,9 @@ describe('resource paths', () => {
     ],
     [Kinds.FleetPolicy, { name: 'default' }, '/apis/rigshift.io/v1alpha1/fleetpolicies/default'],
     [Kinds.Lease, { namespace: 'ns', name: 'op' }, '/apis/coordination.k8s.io/v1/namespaces/ns/leases/op'],
-  ] as const)('%#: %j', (r, opts, expected) => expect(resourcePath(r, opts)).toBe(expected));
+  ] as [ResourceInfo, Parameters<typeof resourcePath>[1], string][])('%#: %j', (r, opts, expected) =>
+    expect(resourcePath(r, opts)).toBe(expected),
+  );
 
   it('refuses a namespace for a cluster-scoped kind', () => {
     expect(() => resourcePath(Kinds.Node, { namespace: 'x', name: 'n' })).toThrow(/cluster-scoped/);
