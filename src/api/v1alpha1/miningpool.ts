@@ -183,6 +183,7 @@ export const miningPoolSpecSchema = z
     ).optional(),
     miner: minerSchema,
     nodeSelector: labelSelectorSchema(
+      'spec.nodeSelector',
       'Which GPU nodes mine for this pool, by node labels (matchLabels and matchExpressions, ANDed). Absent or ' +
         'empty selects every GPU node whose product has a profile. Pools should select disjoint nodes.',
     ).optional(),

@@ -3,42 +3,48 @@ import { LABEL_VALUE, QUALIFIED_NAME, withCel } from './meta.js';
 
 const OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 
-export const labelSelectorRequirementSchema = withCel(
-  z
-    .object({
-      key: z
-        .string()
-        .min(1)
-        .max(316)
-        .regex(QUALIFIED_NAME)
-        .describe('The node label key the requirement applies to, e.g. nvidia.com/gpu.product.'),
-      operator: z
-        .enum(OPERATORS)
-        .describe(
-          "How the key relates to values: In and NotIn compare the label's value with values; " +
-            'Exists and DoesNotExist only test whether the label is present.',
-        ),
-      values: z
-        .array(z.string().max(63).regex(LABEL_VALUE).describe('A label value.'))
-        .max(64)
-        .optional()
-        .describe('Label values for In and NotIn (at least one); must be empty for Exists and DoesNotExist.'),
-    })
-    .refine((r) => (r.operator === 'In' || r.operator === 'NotIn') === (r.values?.length ?? 0) > 0, {
-      message: 'matchExpressions: In and NotIn need values; Exists and DoesNotExist take none',
-    })
-    .describe('A requirement on one node label.'),
-  {
-    rule: "(self.operator == 'In' || self.operator == 'NotIn') == (has(self.values) && size(self.values) > 0)",
-    message: 'matchExpressions: In and NotIn need values; Exists and DoesNotExist take none',
-  },
-);
+/** One requirement of a label selector at `path` (e.g. spec.nodeSelector), named in error messages. */
+export function labelSelectorRequirementSchema(path: string) {
+  const message = `${path}.matchExpressions[]: In and NotIn need values; Exists and DoesNotExist take none`;
+  return withCel(
+    z
+      .object({
+        key: z
+          .string()
+          .min(1)
+          .max(316)
+          .regex(QUALIFIED_NAME)
+          .describe('The node label key the requirement applies to, e.g. nvidia.com/gpu.product.'),
+        operator: z
+          .enum(OPERATORS)
+          .describe(
+            "How the key relates to values: In and NotIn compare the label's value with values; " +
+              'Exists and DoesNotExist only test whether the label is present.',
+          ),
+        values: z
+          .array(z.string().max(63).regex(LABEL_VALUE).describe('A label value.'))
+          .max(64)
+          .optional()
+          .describe(
+            'Label values for In and NotIn (at least one); must be empty for Exists and DoesNotExist.',
+          ),
+      })
+      .refine((r) => (r.operator === 'In' || r.operator === 'NotIn') === (r.values?.length ?? 0) > 0, {
+        message,
+      })
+      .describe('A requirement on one node label.'),
+    {
+      rule: "(self.operator == 'In' || self.operator == 'NotIn') == (has(self.values) && size(self.values) > 0)",
+      message,
+    },
+  );
+}
 
 /**
- * A metav1.LabelSelector over node labels. Empty selects every node.
+ * A metav1.LabelSelector over node labels at `path` (named in error messages). Empty selects every node.
  * Both parts must match (they are ANDed).
  */
-export function labelSelectorSchema(description: string) {
+export function labelSelectorSchema(path: string, description: string) {
   return z
     .object({
       matchLabels: z
@@ -47,7 +53,7 @@ export function labelSelectorSchema(description: string) {
         .meta({ maxProperties: 64 })
         .describe('Labels the node must carry with exactly these values, e.g. nvidia.com/gpu.product.'),
       matchExpressions: z
-        .array(labelSelectorRequirementSchema)
+        .array(labelSelectorRequirementSchema(path))
         .max(16)
         .optional()
         .describe('Requirements on node labels; a node must meet all of them.'),
