@@ -31,7 +31,7 @@ function httpSourceSchema(path: string) {
           .regex(FIELD_PATH)
           .optional()
           .describe(
-            'Dot path to the value inside the JSON response, e.g. data.usdPerMhsDay; numeric segments or ' +
+            'Dot path to the value inside the JSON response, e.g. data.price; numeric segments or ' +
               '[n] index arrays (items.0.usd, items[0].usd). Absent when the whole response is the number. ' +
               'The value may be a JSON number or a decimal string; negative values are refused.',
           ),

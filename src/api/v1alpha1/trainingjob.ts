@@ -205,8 +205,8 @@ export const trainingJobSpecSchema = withCel(
         .max(31536000)
         .optional()
         .describe(
-          'The job is stopped and marked Failed (reason DeadlineExceeded) after running this long in total, ' +
-            'in seconds. Absent means no limit.',
+          'The job is stopped and marked Failed after running this long in total, in seconds. Absent means ' +
+            'no limit.',
         ),
       checkpointGracePeriodSeconds: z
         .int()
@@ -339,8 +339,8 @@ export const trainingJobKind: KindInfo = {
   shortNames: ['tj'],
   scope: 'Namespaced',
   description:
-    'A TrainingJob rents the farm’s GPUs for AI training: a container run as a gang of replicas, each on its ' +
-    'own node with the same number of GPUs, placed all at once or not at all. Its bid in USD per GPU-hour ' +
+    'A TrainingJob rents the farm’s GPUs for AI training: a container run as a gang of replicas, each with ' +
+    'the same number of GPUs on one node, placed all at once or not at all. Its bid in USD per GPU-hour ' +
     'competes with mining yield and with other bids; OnDemand jobs keep their GPUs until they end, ' +
     'Interruptible ones can be preempted by a higher bid. Progress is reported in conditions (Queued, ' +
     'Admitted, Running, Preempted, Succeeded, Failed).',
