@@ -39,7 +39,7 @@ async function exposed(): Promise<Map<string, Set<string>>> {
     for (const v of metric.values) for (const k of Object.keys(v.labels)) labels.add(k);
     // What a histogram exposes.
     const names =
-      metric.type === ('histogram' as typeof metric.type)
+      String(metric.type) === 'histogram'
         ? [`${metric.name}_bucket`, `${metric.name}_count`, `${metric.name}_sum`]
         : [metric.name];
     for (const n of names) out.set(n, labels);
