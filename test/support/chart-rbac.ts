@@ -29,6 +29,8 @@ export interface ChartRbac {
   release: string;
   namespace: string;
   serviceAccount: string;
+  /** The Lease the Role lets it renew: run the operator with `--leader-election-id=<leaseName>`. */
+  leaseName: string;
   /** `system:serviceaccount:<namespace>:<serviceAccount>`, for `kubectl --as`. */
   username: string;
   /** Authenticates as the ServiceAccount (bearer token), against the test cluster. */
@@ -77,6 +79,8 @@ export async function installChartRbac(c: TestCluster, opts: ChartRbacOptions): 
   // The chart names the ServiceAccount after the release (fullname): read it back from what was rendered.
   const serviceAccount = /kind: ServiceAccount\nmetadata:\n {2}name: (\S+)/.exec(manifests)?.[1];
   if (!serviceAccount) throw new Error('the chart rendered no ServiceAccount');
+  const leaseName = /resources: \[leases\]\n\s+resourceNames: \[['"]?([^'"\]]+)/.exec(manifests)?.[1];
+  if (!leaseName) throw new Error('the chart rendered no Lease name in its leader election Role');
   const core = c.kc.makeApiClient(k8s.CoreV1Api);
   const tokenRequest = await waitFor(`a token for ServiceAccount ${namespace}/${serviceAccount}`, () =>
     core.createNamespacedServiceAccountToken({
@@ -122,6 +126,7 @@ export async function installChartRbac(c: TestCluster, opts: ChartRbacOptions): 
     release,
     namespace,
     serviceAccount,
+    leaseName,
     username: `system:serviceaccount:${namespace}:${serviceAccount}`,
     kc,
     kubeconfigPath,

@@ -45,6 +45,11 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- end }}
 
+{{/* The leader election Lease, in the release namespace. */}}
+{{- define "rigshift.leaseName" -}}
+{{- default (include "rigshift.fullname" .) .Values.operator.leaderElectionId }}
+{{- end }}
+
 {{- define "rigshift.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}

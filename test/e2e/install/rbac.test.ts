@@ -47,6 +47,19 @@ async function canI(as: string, verb: string, resource: string, namespace?: stri
   return r.stdout.trim();
 }
 
+/** `kubectl auth can-i VERB resource/name`: about one object by name. */
+async function canINamed(
+  as: string,
+  verb: string,
+  resourceAndName: string,
+  namespace: string,
+): Promise<string> {
+  const r = await c.kubectl(['auth', 'can-i', verb, resourceAndName, `--as=${as}`, '-n', namespace], {
+    allowFail: true,
+  });
+  return r.stdout.trim();
+}
+
 describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
   // [verb, resource, namespace (undefined: all namespaces)]
   const allowed: [string, string, string | undefined][] = [
@@ -58,7 +71,6 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['create', 'events.events.k8s.io', 'default'],
     ['patch', 'events.events.k8s.io', 'kube-system'],
     ['list', 'priorityclasses.scheduling.k8s.io', undefined],
-    ['watch', 'poddisruptionbudgets.policy', undefined],
     ['watch', 'trainingjobs.rigshift.io', undefined],
     ['patch', 'trainingjobs.rigshift.io', 'any-team'], // the cleanup finalizer
     ['patch', 'trainingjobs.rigshift.io/status', 'any-team'],
@@ -78,6 +90,7 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['update', 'nodes', undefined],
     ['patch', 'nodes/status', undefined],
     ['create', 'configmaps', undefined],
+    ['list', 'poddisruptionbudgets.policy', undefined], // evictions report the budget that blocks them
     ['patch', 'miningpools.rigshift.io', 'any-team'], // the operator never writes spec
     ['update', 'fleetpolicies.rigshift.io', undefined],
     ['create', 'trainingjobs.rigshift.io', 'any-team'],
@@ -112,11 +125,15 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     expect(await canI(rbac.username, 'create', 'pods/eviction', other)).toBe('no');
   });
 
-  it('holds a Lease only in its own namespace', async () => {
-    for (const verb of ['get', 'create', 'update']) {
-      expect(await canI(rbac.username, verb, 'leases.coordination.k8s.io', release)).toBe('yes');
+  it('holds only its own Lease, in its own namespace', async () => {
+    const lease = (name: string) => `leases.coordination.k8s.io/${name}`; // kubectl: resource/name
+    expect(rbac.leaseName).toBe(rbac.release);
+    expect(await canI(rbac.username, 'create', 'leases.coordination.k8s.io', release)).toBe('yes');
+    for (const verb of ['get', 'update']) {
+      expect(await canINamed(rbac.username, verb, lease(rbac.leaseName), release)).toBe('yes');
+      expect(await canINamed(rbac.username, verb, lease('someone-else'), release)).toBe('no');
     }
-    expect(await canI(rbac.username, 'delete', 'leases.coordination.k8s.io', release)).toBe('no');
+    expect(await canINamed(rbac.username, 'delete', lease(rbac.leaseName), release)).toBe('no');
     expect(await canI(rbac.username, 'update', 'leases.coordination.k8s.io', 'kube-node-lease')).toBe('no');
   });
 });
