@@ -31,7 +31,7 @@ export function plan(snapshot: Snapshot): Plan {
   const econs = buildEcons(snapshot.pools, snapshot.rentalMarket, rules.floor);
   const nodes = buildWorkNodes(sortedNodes(snapshot.nodes), econs, snapshot.nowMs, rules.minDwellMs);
   let inProgress = 0;
-  for (const n of nodes) if (n.snap.mode === 'draining') inProgress++;
+  for (const n of nodes) if (n.held !== null && n.snap.mode === 'draining') inProgress++;
   const limit = drainLimit(snapshot.policy.maxConcurrentDrains, nodes.length);
   const quota = { left: Math.max(0, limit - inProgress), limit };
   const drains: DrainStart[] = [];
@@ -45,8 +45,45 @@ export function plan(snapshot: Snapshot): Plan {
 
   const plans: NodePlan[] = new Array(nodes.length);
   const wishes: DrainWish[] = [];
-  for (let i = 0; i < nodes.length; i++)
-    plans[i] = decideNode(rules, nodes[i] as WorkNode, snapshot.nowMs, i, wishes);
+  // Neighbours in the same state (same economics, mode, since, GPUs) get the same decision: decide once.
+  let memo: WorkNode | null = null;
+  let memoPlan: NodePlan | null = null;
+  let memoWish: DrainWish | null = null;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i] as WorkNode;
+    if (memo !== null && memoPlan !== null && sameState(memo, n)) {
+      plans[i] = {
+        node: n.snap.name,
+        mode: memoPlan.mode,
+        jobs: memoPlan.jobs,
+        miningGpus: memoPlan.miningGpus,
+        idleGpus: memoPlan.idleGpus,
+        market: memoPlan.market,
+        drain: false,
+        changed: memoPlan.changed,
+        reason: memoPlan.reason,
+      };
+      if (memoWish !== null) {
+        const w = memoWish;
+        wishes.push({
+          node: n,
+          at: i,
+          to: w.to,
+          leftoverOnly: w.leftoverOnly,
+          priority: w.priority,
+          reason: w.reason,
+        });
+      }
+      continue;
+    }
+    const before = wishes.length;
+    const p = decideNode(rules, n, snapshot.nowMs, i, wishes);
+    plans[i] = p;
+    const plain = n.jobs === null && n.held === null && !n.touched && !n.drainNow;
+    memo = plain ? n : null;
+    memoPlan = plain ? p : null;
+    memoWish = plain && wishes.length > before ? (wishes[wishes.length - 1] as DrainWish) : null;
+  }
 
   wishes.sort((a, b) => b.priority - a.priority || cmp(a.node.snap.name, b.node.snap.name));
   for (const w of wishes) {
@@ -91,6 +128,20 @@ export function plan(snapshot: Snapshot): Plan {
     drainLimit: limit,
     drainsInProgress: inProgress,
   };
+}
+
+function sameState(a: WorkNode, b: WorkNode): boolean {
+  return (
+    b.jobs === null &&
+    b.held === null &&
+    !b.touched &&
+    !b.drainNow &&
+    a.econ === b.econ &&
+    a.snap.mode === b.snap.mode &&
+    a.snap.modeSinceMs === b.snap.modeSinceMs &&
+    a.miningNow === b.miningNow &&
+    a.usable === b.usable
+  );
 }
 
 function decideNode(rules: Rules, n: WorkNode, nowMs: number, at: number, wishes: DrainWish[]): NodePlan {
@@ -225,17 +276,16 @@ function bestOption(rules: Rules, econ: Econ, current: Option | null): Option {
   const from = current === null ? 0 : rateOf(econ, current);
   let best: Option = current ?? 'mining';
   let bestGain = current === null ? -Infinity : 0;
-  const consider = (o: Option): void => {
-    if (o === current) return;
+  for (let i = 0; i < 3; i++) {
+    const o: Option = i === 0 ? 'mining' : i === 1 ? 'market' : 'idle';
+    if (o === current || (o === 'market' && econ.market === null) || (o === 'idle' && !rules.allowIdle))
+      continue;
     const gain = current === null ? rateOf(econ, o) : switchGain(rules, from, rateOf(econ, o));
     if (gain > bestGain) {
       best = o;
       bestGain = gain;
     }
-  };
-  consider('mining');
-  if (econ.market !== null) consider('market');
-  if (rules.allowIdle) consider('idle');
+  }
   return best;
 }
 
@@ -255,8 +305,7 @@ function hysteresisText(rules: Rules): string {
 }
 
 function stayReason(rules: Rules, econ: Econ, current: Option): string {
-  const key = `stay:${current}`;
-  const cached = econ.reasons.get(key);
+  const cached = econ.stay[current];
   if (cached !== undefined) return cached;
   const others: Option[] = (['mining', 'market', 'idle'] as Option[]).filter(
     (o) => o !== current && (o !== 'market' || econ.market !== null) && (o !== 'idle' || rules.allowIdle),
@@ -270,7 +319,7 @@ function stayReason(rules: Rules, econ: Econ, current: Option): string {
     text += `; ${better.map((o) => describe(econ, o)).join(' and ')} not enough to beat ${hysteresisText(rules)}`;
   }
   if (current === 'idle') text += ` (electricity ${usd(econ.electricity ?? 0)} USD/kWh)`;
-  econ.reasons.set(key, text);
+  econ.stay[current] = text;
   return text;
 }
 

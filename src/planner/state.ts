@@ -18,7 +18,9 @@ export interface Econ {
   /** Yield and electricity known: the node may change mode. */
   known: boolean;
   unknownReason: string;
-  /** Reasons shared by every node of this entry within one plan. */
+  /** Reasons shared by every node of this entry within one plan: staying in a mode, and switches. */
+  stay: { mining?: string; idle?: string; market?: string };
+  heldReason?: string;
   reasons: Map<string, string>;
 }
 
@@ -84,19 +86,39 @@ function econOf(pool: string, p: ProductEconomics, marketBid: number | undefined
     unknownReason:
       p.unknownReason ??
       (p.miningUsdPerGpuHour === null ? 'mining yield unknown' : 'electricity price unknown'),
+    stay: {},
     reasons: new Map(),
   };
 }
 
+/** Name lists of arrays already found sorted: a caller replaying the same nodes is checked by reference. */
+const knownSorted = new WeakMap<Snapshot['nodes'], string[]>();
+
 /** Nodes sorted by name (a copy only when the caller's order is not already sorted). */
 export function sortedNodes(nodes: Snapshot['nodes']): readonly NodeSnapshot[] {
+  const names = knownSorted.get(nodes);
+  if (names && names.length === nodes.length) {
+    let same = true;
+    for (let i = 0; i < nodes.length && same; i++) same = names[i] === (nodes[i] as NodeSnapshot).name;
+    if (same) return nodes;
+  }
   for (let i = 1; i < nodes.length; i++) {
     if ((nodes[i - 1] as NodeSnapshot).name >= (nodes[i] as NodeSnapshot).name) {
       return [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     }
   }
+  knownSorted.set(
+    nodes,
+    nodes.map((n) => n.name),
+  );
   return nodes;
 }
+
+/**
+ * Working nodes are recycled between calls on the same nodes array (the backtest replays one fleet for
+ * thousands of steps): nothing of them reaches the output, so this only saves allocation.
+ */
+const recycled = new WeakMap<readonly NodeSnapshot[], WorkNode[]>();
 
 export function buildWorkNodes(
   nodes: readonly NodeSnapshot[],
@@ -104,32 +126,66 @@ export function buildWorkNodes(
   nowMs: number,
   minDwellMs: number,
 ): WorkNode[] {
-  const out: WorkNode[] = new Array(nodes.length);
+  let out = recycled.get(nodes);
+  if (!out || out.length !== nodes.length) {
+    out = new Array<WorkNode>(nodes.length);
+    recycled.set(nodes, out);
+  }
+  // Neighbours usually share pool and product: remember the last lookup.
+  let lastPool: string | undefined;
+  let lastProduct = '';
+  let lastEcon: Econ | null = null;
   for (let i = 0; i < nodes.length; i++) {
     const s = nodes[i] as NodeSnapshot;
-    const econ = s.pool === undefined ? null : (econs.get(s.pool)?.get(s.product) ?? null);
+    if (i === 0 || s.pool !== lastPool || s.product !== lastProduct) {
+      lastPool = s.pool;
+      lastProduct = s.product;
+      lastEcon = s.pool === undefined ? null : (econs.get(s.pool)?.get(s.product) ?? null);
+    }
+    const econ = lastEcon;
     const usable = Math.max(0, s.gpus - (s.reservedGpus ?? 0));
     let held: string | null = null;
     if (s.unschedulable) held = 'cordoned: rigshift leaves it as it is';
-    else if (s.mode === 'draining') held = `drain to ${s.drainingTo ?? 'idle'} in progress`;
+    else if (s.mode === 'draining')
+      held = s.drainingTo === 'training' ? 'drain to training in progress' : 'drain to idle in progress';
     else if (s.pool === undefined) held = 'no MiningPool selects this node, so its economics are unknown';
     else if (econ === null) held = `MiningPool ${s.pool} has no GPU profile for ${s.product}`;
-    else if (!econ.known) held = `${econ.unknownReason} (pool ${econ.pool}): holding every node where it is`;
-    out[i] = {
-      index: i,
-      snap: s,
-      econ,
-      usable,
-      free: usable,
-      jobs: null,
-      miningNow: Math.min(usable, Math.max(0, s.miningGpus)),
-      dwellOk: nowMs - s.modeSinceMs >= minDwellMs,
-      held,
-      drainNow: false,
-      touched: false,
-      cls: -1,
-      bucketFree: -1,
-    };
+    else if (!econ.known)
+      held = econ.heldReason ??= `${econ.unknownReason} (pool ${econ.pool}): holding every node where it is`;
+    const w = out[i];
+    const miningNow = Math.min(usable, Math.max(0, s.miningGpus));
+    const dwellOk = nowMs - s.modeSinceMs >= minDwellMs;
+    if (w === undefined) {
+      out[i] = {
+        index: i,
+        snap: s,
+        econ,
+        usable,
+        free: usable,
+        jobs: null,
+        miningNow,
+        dwellOk,
+        held,
+        drainNow: false,
+        touched: false,
+        cls: -1,
+        bucketFree: -1,
+      };
+    } else {
+      w.index = i;
+      w.snap = s;
+      w.econ = econ;
+      w.usable = usable;
+      w.free = usable;
+      w.jobs = null;
+      w.miningNow = miningNow;
+      w.dwellOk = dwellOk;
+      w.held = held;
+      w.drainNow = false;
+      w.touched = false;
+      w.cls = -1;
+      w.bucketFree = -1;
+    }
   }
   return out;
 }

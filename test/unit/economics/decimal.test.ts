@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decimal, type RoundingMode } from '../../../src/economics/decimal.js';
-import { formatRate, formatUsd, roundMoney } from '../../../src/economics/money.js';
+import { fixedHalfUp, formatRate, formatUsd, roundMoney } from '../../../src/economics/money.js';
 import { hashrateMhs, parseQuantity } from '../../../src/economics/quantity.js';
 
 describe('Decimal', () => {
@@ -111,5 +111,23 @@ describe('Kubernetes quantities', () => {
     expect(hashrateMhs('120M')).toBe(120);
     expect(hashrateMhs('1.2G')).toBe(1200);
     expect(hashrateMhs('122150k')).toBe(122.15);
+  });
+});
+
+describe('fast half-up formatting agrees with the exact one', () => {
+  it('on a spread of doubles', () => {
+    let seed = 7;
+    const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const values = [
+      0, -0, 0.5, 1.005, -1.005, 2.675, 9.99995, -9.99995, 0.00005, -0.00004, 123456.78945, 1e-7, 5e21,
+    ];
+    for (let i = 0; i < 2000; i++) values.push((rnd() - 0.5) * 10 ** Math.floor(rnd() * 8 - 4));
+    for (const v of values) {
+      for (const places of [0, 2, 4]) {
+        expect(`${v}:${places}:${fixedHalfUp(v, places)}`).toBe(
+          `${v}:${places}:${Decimal.fromNumber(v).toFixed(places, 'halfUp')}`,
+        );
+      }
+    }
   });
 });
