@@ -56,6 +56,22 @@ describe('helm lint and template', () => {
     expect(all.stdout).toMatch(/0 chart\(s\) failed/);
   });
 
+  it('prints install notes naming the Lease and the namespaces where the operator may write pods', async () => {
+    const r = await c.helm([
+      'install',
+      'rigshift',
+      CHART_DIR,
+      '--namespace',
+      'ops',
+      '--dry-run=client',
+      '--set',
+      'rbac.workloadNamespaces={mining,team-a}',
+    ]);
+    const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
+    expect(notes).toMatch(/get lease rigshift /);
+    expect(notes).toMatch(/^ {2}ops, mining, team-a$/m);
+  });
+
   it('renders the operator as designed: two leader-electing replicas, probes, hardened, least privilege', async () => {
     const objs = parseAll(await renderChart(c, 'rigshift', 'rigshift-system'));
     expect(objs.map((o) => o.kind).sort()).toEqual(
