@@ -15,7 +15,7 @@ export interface ChartRbacOptions {
   namespace: string;
   /** Further namespaces where the operator may create/delete/evict pods (rbac.workloadNamespaces); must exist. */
   workloadNamespaces?: string[];
-  /** Also apply the chart's two PriorityClasses (shared by all tests, never deleted). Default false. */
+  /** Also create the chart's two PriorityClasses if missing (shared by all tests, never deleted). Default false. */
   priorityClasses?: boolean;
   /** Helm release name; default `rigshift-<random>` so cluster-scoped names never collide between tests. */
   release?: string;
@@ -69,11 +69,13 @@ export async function installChartRbac(c: TestCluster, opts: ChartRbacOptions): 
     input: manifests,
   });
   if (opts.priorityClasses) {
+    // Created if missing, never changed: a PriorityClass's value is immutable, and other tests (or the demo)
+    // may have created the same names already.
     const classes = await renderChart(c, release, namespace, show('priorityclasses'));
-    await c.kubectl(
-      ['apply', '--server-side', '--force-conflicts', '--field-manager=rigshift-chart', '-f', '-'],
-      { input: classes },
-    );
+    const r = await c.kubectl(['create', '-f', '-'], { input: classes, allowFail: true });
+    const errors = r.stderr.split('\n').filter((l) => l.trim() && !/AlreadyExists|already exists/.test(l));
+    if (r.code !== 0 && errors.length > 0)
+      throw new Error(`creating the PriorityClasses failed:\n${r.stderr}`);
   }
 
   // The chart names the ServiceAccount after the release (fullname): read it back from what was rendered.
