@@ -1,6 +1,9 @@
 import { Command } from 'commander';
 import { registerLocal } from './local.js';
 import { registerCrds } from './crds.js';
+import { registerRun } from './run.js';
+import { registerBacktest } from './backtest.js';
+import { registerDemo } from './demo.js';
 
 /** Builds the `rigshift` command tree. Each concern registers its own subcommands. */
 export function buildProgram(): Command {
@@ -8,8 +11,11 @@ export function buildProgram(): Command {
     .description('Move GPU nodes between crypto mining and rented AI training, whichever pays more.')
     .version('0.1.0')
     .showHelpAfterError();
+  registerDemo(program);
   registerLocal(program);
   registerCrds(program);
+  registerRun(program);
+  registerBacktest(program);
   return program;
 }
 

@@ -1,0 +1,172 @@
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { DEFAULT_MANAGER_OPTIONS } from '../controller/manager.js';
+import { runOperator } from '../main.js';
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+const seconds = (what: string) => z.coerce.number().int(`${what} must be whole seconds`).min(1).max(3600);
+const workers = (what: string) => z.coerce.number().int(`${what} must be a whole number`).min(1).max(256);
+
+/** Flags and their environment variables, validated together. */
+export const runOptionsSchema = z
+  .object({
+    kubeconfig: z.string().min(1).optional(),
+    context: z.string().min(1).optional(),
+    inCluster: z.boolean().default(false),
+    metricsAddress: z
+      .string()
+      .regex(
+        /^(\[[^\]]*\]|[^:]*)?:\d{1,5}$|^\d{1,5}$|^off$/,
+        'metrics address must be host:port, :port, a port or off',
+      )
+      .default(':8080'),
+    leaderElect: z.boolean().default(false),
+    leaderElectionNamespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name')
+      .default('default'),
+    leaderElectionId: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a Lease name')
+      .default(DEFAULT_MANAGER_OPTIONS.leaderElectionId),
+    leaseDuration: seconds('--lease-duration').default(DEFAULT_MANAGER_OPTIONS.leaseDurationSeconds),
+    renewDeadline: seconds('--renew-deadline').default(DEFAULT_MANAGER_OPTIONS.renewDeadlineSeconds),
+    retryPeriod: seconds('--retry-period').default(DEFAULT_MANAGER_OPTIONS.retryPeriodSeconds),
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+    dryRun: z.boolean().default(false),
+    identity: z.string().min(1).max(128).optional(),
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name')
+      .optional(),
+    nodeSelector: z.string().min(1).max(1024).optional(),
+    policyFile: z.string().min(1).optional(),
+    minerGracePeriod: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(DEFAULT_MANAGER_OPTIONS.minerGracePeriodSeconds),
+    nodeWorkers: workers('--node-workers').default(DEFAULT_MANAGER_OPTIONS.nodeWorkers),
+    jobWorkers: workers('--job-workers').default(DEFAULT_MANAGER_OPTIONS.jobWorkers),
+  })
+  .refine((o) => !(o.kubeconfig && o.inCluster), {
+    message: 'use either --kubeconfig or --in-cluster, not both',
+  })
+  .refine((o) => o.retryPeriod < o.renewDeadline && o.renewDeadline < o.leaseDuration, {
+    message: 'leader election needs --retry-period < --renew-deadline < --lease-duration',
+  });
+
+export type RunOptions = z.infer<typeof runOptionsSchema>;
+
+/** Turns raw flag values into validated options, or a one-line error per problem. */
+export function parseRunOptions(
+  raw: Record<string, unknown>,
+): { ok: true; value: RunOptions } | { ok: false; error: string } {
+  const r = runOptionsSchema.safeParse(raw);
+  if (r.success) return { ok: true, value: r.data };
+  const error = r.error.issues
+    .map((i) => {
+      const flag =
+        i.path.length > 0 ? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
+      return `${flag}${i.message}`;
+    })
+    .join('\n');
+  return { ok: false, error };
+}
+
+export function registerRun(program: Command): void {
+  const opt = (flags: string, description: string, env?: string): Option => {
+    const o = new Option(flags, description);
+    return env ? o.env(env) : o;
+  };
+  program
+    .command('run')
+    .description(
+      'Run the operator: watch MiningPools, TrainingJobs, the FleetPolicy and GPU nodes, and switch nodes between mining and training',
+    )
+    .addOption(
+      opt('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)'),
+    )
+    .addOption(opt('--context <name>', 'kubeconfig context to use'))
+    .addOption(opt('--in-cluster', 'use the pod’s service account'))
+    .addOption(
+      opt(
+        '--metrics-address <addr>',
+        '/metrics, /healthz and /readyz on host:port, :port, or off',
+        'RIGSHIFT_METRICS_ADDRESS',
+      ),
+    )
+    .addOption(opt('--leader-elect', 'run for leadership through a Lease; only the leader acts'))
+    .addOption(opt('--leader-election-namespace <ns>', 'namespace of the Lease', 'POD_NAMESPACE'))
+    .addOption(opt('--leader-election-id <name>', 'name of the Lease'))
+    .addOption(opt('--lease-duration <seconds>', 'how long a standby waits for a silent leader'))
+    .addOption(
+      opt('--renew-deadline <seconds>', 'the leader steps down when it could not renew for this long'),
+    )
+    .addOption(opt('--retry-period <seconds>', 'time between lease attempts'))
+    .addOption(opt('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'LOG_LEVEL'))
+    .addOption(opt('--dry-run', 'plan and report (statuses, Events, metrics) but never touch nodes or pods'))
+    .addOption(
+      opt(
+        '--identity <id>',
+        'name of this replica in the Lease and Events (default: host name + random)',
+        'POD_NAME',
+      ),
+    )
+    .addOption(
+      opt(
+        '--namespace <ns>',
+        'watch MiningPools and TrainingJobs in this namespace only (default: all)',
+        'RIGSHIFT_NAMESPACE',
+      ),
+    )
+    .addOption(
+      opt(
+        '--node-selector <selector>',
+        'manage only GPU nodes matching this label selector, e.g. farm=west',
+        'RIGSHIFT_NODE_SELECTOR',
+      ),
+    )
+    .addOption(
+      opt(
+        '--policy-file <path>',
+        'read the FleetPolicy spec from this YAML file instead of the FleetPolicy "default"',
+        'RIGSHIFT_POLICY_FILE',
+      ),
+    )
+    .addOption(opt('--miner-grace-period <seconds>', 'seconds a mining pod gets to stop when evicted'))
+    .addOption(opt('--node-workers <n>', 'nodes switched in parallel'))
+    .addOption(opt('--job-workers <n>', 'TrainingJobs reconciled in parallel'))
+    .action(async (raw: Record<string, unknown>) => {
+      const parsed = parseRunOptions(raw);
+      if (!parsed.ok) {
+        console.error(`rigshift run: ${parsed.error}`);
+        process.exitCode = 2;
+        return;
+      }
+      const o = parsed.value;
+      const code = await runOperator({
+        kubeconfig: o.kubeconfig,
+        context: o.context,
+        inCluster: o.inCluster,
+        logLevel: o.logLevel,
+        metricsAddress: o.metricsAddress === 'off' ? undefined : o.metricsAddress,
+        leaderElect: o.leaderElect,
+        leaderElectionNamespace: o.leaderElectionNamespace,
+        leaderElectionId: o.leaderElectionId,
+        leaseDurationSeconds: o.leaseDuration,
+        renewDeadlineSeconds: o.renewDeadline,
+        retryPeriodSeconds: o.retryPeriod,
+        dryRun: o.dryRun,
+        identity: o.identity,
+        namespace: o.namespace,
+        nodeSelector: o.nodeSelector,
+        policyFile: o.policyFile,
+        minerGracePeriodSeconds: o.minerGracePeriod,
+        nodeWorkers: o.nodeWorkers,
+        jobWorkers: o.jobWorkers,
+      });
+      process.exit(code);
+    });
+}

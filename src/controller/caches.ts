@@ -1,0 +1,93 @@
+import type { KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
+import {
+  parseMiningPool,
+  parseTrainingJob,
+  type MiningPool,
+  type TrainingJob,
+} from '../api/v1alpha1/index.js';
+import type { EffectivePolicy } from './policy.js';
+
+/** The read side of an informer: what reconcilers see of the cluster. */
+export interface Store<T extends KubernetesObject> {
+  get(namespace: string | undefined, name: string): T | undefined;
+  list(namespace?: string): readonly T[];
+}
+
+/** Everything the reconcilers read, all from informer caches (never from the API server directly). */
+export interface Caches {
+  nodes: Store<V1Node>;
+  /** Pods labelled app.kubernetes.io/managed-by=rigshift. */
+  managedPods: Store<V1Pod>;
+  /** Other pods that are not terminal (their GPUs are off limits). */
+  foreignPods: Store<V1Pod>;
+  jobs: Store<KubernetesObject>;
+  pools: Store<KubernetesObject>;
+  /** The policy in force (FleetPolicy `default`, the policy file, or the defaults). */
+  policy(): EffectivePolicy;
+}
+
+/** A Store over a plain array (tests, benchmarks). */
+export function arrayStore<T extends KubernetesObject>(items: () => readonly T[]): Store<T> {
+  return {
+    get: (namespace, name) =>
+      items().find(
+        (o) => o.metadata?.name === name && (o.metadata?.namespace ?? undefined) === (namespace || undefined),
+      ),
+    list: (namespace) => (namespace ? items().filter((o) => o.metadata?.namespace === namespace) : items()),
+  };
+}
+
+/**
+ * Parsing through zod once per object version: cached objects are replaced, never mutated, on update, so the
+ * object itself is the cache key. Objects that do not parse are reported once and skipped.
+ */
+export class Parsed {
+  private readonly jobs = new WeakMap<object, TrainingJob | null>();
+  private readonly pools = new WeakMap<object, MiningPool | null>();
+
+  constructor(private readonly onError?: (kind: string, error: string) => void) {}
+
+  job(obj: KubernetesObject): TrainingJob | undefined {
+    return this.memo(this.jobs, obj, 'TrainingJob', parseTrainingJob);
+  }
+
+  pool(obj: KubernetesObject): MiningPool | undefined {
+    return this.memo(this.pools, obj, 'MiningPool', parseMiningPool);
+  }
+
+  jobsOf(store: Store<KubernetesObject>, namespace?: string): TrainingJob[] {
+    const out: TrainingJob[] = [];
+    for (const o of store.list(namespace)) {
+      const j = this.job(o);
+      if (j) out.push(j);
+    }
+    return out;
+  }
+
+  poolsOf(store: Store<KubernetesObject>, namespace?: string): MiningPool[] {
+    const out: MiningPool[] = [];
+    for (const o of store.list(namespace)) {
+      const p = this.pool(o);
+      if (p) out.push(p);
+    }
+    return out;
+  }
+
+  private memo<T>(
+    map: WeakMap<object, T | null>,
+    obj: KubernetesObject,
+    kind: string,
+    parse: (o: unknown) => { ok: true; value: T } | { ok: false; error: string },
+  ): T | undefined {
+    const hit = map.get(obj);
+    if (hit !== undefined) return hit ?? undefined;
+    const r = parse(obj);
+    if (r.ok) {
+      map.set(obj, r.value);
+      return r.value;
+    }
+    map.set(obj, null);
+    this.onError?.(kind, r.error);
+    return undefined;
+  }
+}

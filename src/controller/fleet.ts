@@ -1,0 +1,368 @@
+import type { KubernetesObject, V1Node } from '@kubernetes/client-node';
+import { API_VERSION, type TrainingJob } from '../api/v1alpha1/index.js';
+import { plan, type NodePlan, type Plan } from '../planner/index.js';
+import { apply } from '../kube/apply.js';
+import { systemClock, type Clock } from '../kube/clock.js';
+import type { KubeClient } from '../kube/client.js';
+import { truncateUtf8, type EventRecorder } from '../kube/events.js';
+import { setModeGauges, type OperatorMetrics } from '../kube/metrics.js';
+import { isNotFound } from '../kube/rest.js';
+import { mergeConditions, rfc3339, statusEqual } from '../kube/status.js';
+import type { ReconcileFn, ReconcileResult } from '../kube/workqueue.js';
+import type { Logger } from '../log.js';
+import {
+  admissionEvent,
+  admissionStatus,
+  admissionUpToDate,
+  type AdmissionStatus,
+  type JobOutcome,
+} from './admission.js';
+import type { Caches, Parsed } from './caches.js';
+import type { Expectations } from './expectations.js';
+import { PLANNER_MANAGER, TARGET_MINING_GPUS, TARGET_MODE, TARGET_REASON } from './labels.js';
+import { nodeState } from './nodes.js';
+import { buildSnapshot, jobKey, type SnapshotResult } from './snapshot.js';
+
+/** Key of the one fleet-wide planning item in its queue. */
+export const FLEET_KEY = 'fleet';
+/** Longest wait between two plans (prices, dwell and runtimes move on without events). */
+const REPLAN_MS = 30_000;
+/** Planning waits this long for the caches to echo its previous writes. */
+const ECHO_WAIT_MS = 100;
+const WRITE_CONCURRENCY = 8;
+const ANNOTATION_MAX_BYTES = 1024;
+
+export interface FleetDeps {
+  client: Pick<KubeClient, 'rest' | 'mapper'>;
+  caches: Caches;
+  parsed: Parsed;
+  events: Pick<EventRecorder, 'normal' | 'warning'>;
+  expectations: Expectations;
+  /** --dry-run: plan and report only (the FleetPolicy's spec.dryRun does the same). */
+  dryRun?: boolean;
+  metrics?: OperatorMetrics | undefined;
+  clock?: Clock;
+  logger?: Logger | undefined;
+}
+
+/** The fleet reconciler: snapshot from the caches, plan(), then the plan's decisions written to the cluster. */
+export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
+  const clock = deps.clock ?? systemClock;
+  let lastRevenueAt: number | undefined;
+
+  return async (_key, signal): Promise<ReconcileResult> => {
+    const now = clock.now();
+    if (deps.expectations.outstanding(now) > 0) return { requeueAfterMs: ECHO_WAIT_MS };
+    const policy = deps.caches.policy();
+    const dryRun = Boolean(deps.dryRun) || policy.spec.dryRun;
+    const view = buildSnapshot({
+      nowMs: now,
+      nodes: deps.caches.nodes.list(),
+      managedPods: deps.caches.managedPods.list(),
+      foreignPods: deps.caches.foreignPods.list(),
+      jobs: deps.parsed.jobsOf(deps.caches.jobs),
+      pools: deps.parsed.poolsOf(deps.caches.pools),
+      policy: policy.spec,
+    });
+    const decided = plan(view.snapshot);
+    const outcomes = jobOutcomes(view, decided);
+
+    const failures: unknown[] = [];
+    const record = (err: unknown): void => {
+      if (!isNotFound(err)) failures.push(err);
+    };
+
+    // Jobs first: a node is switched only once its job's admission is recorded (crash safety), and a job
+    // whose status changed under us (409) stops this round before any node moves for it.
+    const jobWrites: Promise<void>[] = [];
+    for (const [key, { job, phase }] of view.jobs) {
+      const outcome = outcomes.get(key);
+      if (!outcome || phase === 'deleting') continue;
+      const note = view.requeued.has(key) ? `${view.requeued.get(key) ?? ''}; ` : '';
+      const desired = dryRun
+        ? dryRunStatus(job, admissionStatus(job, phase, outcome, note))
+        : admissionStatus(job, phase, outcome, note);
+      if (admissionUpToDate(job, desired)) continue;
+      jobWrites.push(writeJob(deps, job, desired, clock).catch(record));
+    }
+    await Promise.all(jobWrites);
+    if (failures.length > 0) throw aggregate('TrainingJob status', failures);
+
+    if (!dryRun) {
+      const nodeWrites = decided.nodes
+        .map((p) => ({ p, node: view.nodes.get(p.node) }))
+        .filter(
+          (x): x is { p: NodePlan; node: V1Node } =>
+            x.node !== undefined && targetChanged(x.node, x.p, policy.spec),
+        );
+      await forEachLimit(nodeWrites, WRITE_CONCURRENCY, ({ p, node }) =>
+        writeTarget(deps, node, p, policy.spec, clock, signal).catch(record),
+      );
+      if (failures.length > 0) throw aggregate('node target', failures);
+    }
+
+    if (policy.source === 'cluster' && policy.object) {
+      await writePolicyStatus(deps, policy.object, view, decided, dryRun, now).catch(record);
+    }
+    observe(deps, view, now, lastRevenueAt);
+    lastRevenueAt = now;
+    deps.logger?.debug(
+      {
+        nodes: decided.nodes.length,
+        placements: decided.placements.length,
+        queued: decided.queued.length,
+        drains: decided.drains.length,
+        preemptions: decided.preemptions.length,
+      },
+      'fleet planned',
+    );
+    if (failures.length > 0) throw aggregate('FleetPolicy status', failures);
+    return { requeueAfterMs: nextPlanMs(view, now) };
+  };
+}
+
+/** The plan's verdict on every job of the snapshot, and the ended and suspended jobs. */
+export function jobOutcomes(view: SnapshotResult, decided: Plan): Map<string, JobOutcome> {
+  const out = new Map<string, JobOutcome>();
+  for (const p of decided.placements) out.set(p.job, { kind: 'placed', placement: p });
+  for (const w of decided.queued) out.set(w.job, { kind: 'waiting', wait: w, refused: false });
+  for (const w of decided.refused) out.set(w.job, { kind: 'waiting', wait: w, refused: true });
+  for (const p of decided.preemptions) out.set(p.job, { kind: 'preempted', preemption: p });
+  for (const [key, { phase }] of view.jobs) {
+    if (phase === 'ended') out.set(key, { kind: 'ended' });
+    else if (phase === 'suspended') out.set(key, { kind: 'suspended' });
+  }
+  return out;
+}
+
+/** In a dry run nothing is admitted: the job stays queued and says where it would go. */
+function dryRunStatus(job: TrainingJob, s: AdmissionStatus): AdmissionStatus {
+  const admitted = s.conditions.find((c) => c.type === 'Admitted');
+  if (admitted?.status !== 'True') return s;
+  const message = `dry run: would be ${admitted.message}`;
+  const gen = job.metadata.generation;
+  const withGen = <T extends object>(c: T): T => (gen === undefined ? c : { ...c, observedGeneration: gen });
+  return {
+    conditions: [
+      withGen({ type: 'Queued', status: 'True', reason: 'DryRun', message }),
+      withGen({ type: 'Admitted', status: 'False', reason: 'DryRun', message }),
+      s.conditions.find((c) => c.type === 'Preempted') ??
+        withGen({ type: 'Preempted', status: 'False', reason: 'NotPreempted', message: '' }),
+    ],
+    waitingReason: message,
+    ...(s.preemptions !== undefined ? { preemptions: job.status?.preemptions ?? 0 } : {}),
+  };
+}
+
+async function writeJob(
+  deps: FleetDeps,
+  job: TrainingJob,
+  desired: AdmissionStatus,
+  clock: Clock,
+): Promise<void> {
+  const now = new Date(clock.now());
+  const status = { ...desired, conditions: mergeConditions(job.status?.conditions, desired.conditions, now) };
+  const written = await apply(
+    deps.client,
+    {
+      apiVersion: API_VERSION,
+      kind: 'TrainingJob',
+      metadata: {
+        name: job.metadata.name ?? '',
+        namespace: job.metadata.namespace,
+        // Written only over the status it was planned from (two plans must never both admit onto a node).
+        resourceVersion: job.metadata.resourceVersion,
+      },
+      status,
+    } as KubernetesObject,
+    { fieldManager: PLANNER_MANAGER, force: true, subresource: 'status' },
+  );
+  deps.expectations.expect('TrainingJob', jobKey(job), written.metadata.resourceVersion, clock.now());
+  const event = admissionEvent(job, desired);
+  if (event) {
+    const ref = {
+      apiVersion: API_VERSION,
+      kind: 'TrainingJob',
+      name: job.metadata.name ?? '',
+      namespace: job.metadata.namespace,
+      uid: job.metadata.uid,
+    };
+    const emit = event.type === 'Warning' ? deps.events.warning : deps.events.normal;
+    await emit.call(deps.events, ref, event.reason, 'Plan', event.note);
+  }
+}
+
+function targetChanged(node: V1Node, p: NodePlan, policy: Parameters<typeof nodeState>[1]): boolean {
+  const st = nodeState(node, policy);
+  return st.target !== p.mode || st.targetReason !== clip(p.reason) || st.targetMiningGpus !== p.miningGpus;
+}
+
+const clip = (s: string): string => truncateUtf8(s, ANNOTATION_MAX_BYTES);
+
+async function writeTarget(
+  deps: FleetDeps,
+  node: V1Node,
+  p: NodePlan,
+  policy: Parameters<typeof nodeState>[1],
+  clock: Clock,
+  signal: AbortSignal,
+): Promise<void> {
+  const before = nodeState(node, policy);
+  const name = node.metadata?.name ?? '';
+  const written = await apply(
+    deps.client,
+    {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name,
+        resourceVersion: node.metadata?.resourceVersion,
+        annotations: {
+          [TARGET_MODE]: p.mode,
+          [TARGET_REASON]: clip(p.reason),
+          [TARGET_MINING_GPUS]: String(p.miningGpus),
+        },
+      },
+    },
+    { fieldManager: PLANNER_MANAGER, force: true, signal },
+  );
+  deps.expectations.expect('Node', name, written.metadata.resourceVersion, clock.now());
+  if (before.target !== p.mode) {
+    const from = before.target ?? before.mode ?? 'unmanaged';
+    deps.logger?.info({ node: name, from, to: p.mode, reason: p.reason }, 'node target changed');
+    await deps.events.normal(
+      { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid },
+      'SwitchPlanned',
+      'Plan',
+      `${from} → ${p.mode}: ${p.reason}`,
+    );
+  }
+}
+
+async function writePolicyStatus(
+  deps: FleetDeps,
+  policy: NonNullable<ReturnType<Caches['policy']>['object']>,
+  view: SnapshotResult,
+  decided: Plan,
+  dryRun: boolean,
+  now: number,
+): Promise<void> {
+  const counts = { mining: 0, draining: 0, training: 0, idle: 0 };
+  for (const n of view.snapshot.nodes) counts[n.mode]++;
+  const modeOf = new Map(view.snapshot.nodes.map((n) => [n.name, n.mode]));
+  const actions = decided.nodes
+    .filter((p) => p.changed && modeOf.get(p.node) !== p.mode)
+    .slice(0, 100)
+    .map((p) => ({ node: p.node, from: modeOf.get(p.node) ?? 'idle', to: p.mode, reason: clip(p.reason) }));
+  const gen = policy.metadata.generation;
+  const conditions = mergeConditions(
+    policy.status?.conditions,
+    [
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Planning',
+        message: `planning ${view.snapshot.nodes.length} GPU nodes`,
+        observedGeneration: gen,
+      },
+      dryRun
+        ? {
+            type: 'DryRun',
+            status: 'True',
+            reason: 'DryRun',
+            message: 'plans are reported, not carried out',
+            observedGeneration: gen,
+          }
+        : { type: 'DryRun', status: 'False', reason: 'Acting', message: '', observedGeneration: gen },
+    ],
+    new Date(now),
+  );
+  const desired = {
+    ...(gen !== undefined ? { observedGeneration: gen } : {}),
+    conditions,
+    nodesByMode: counts,
+    plannedActions: actions,
+  };
+  const current = policy.status ?? {};
+  const { lastPlanTime: _t, ...rest } = current as typeof current & { lastPlanTime?: string };
+  // lastPlanTime alone does not justify a write; it is refreshed with any other change.
+  if (statusEqual(rest, desired)) return;
+  await apply(
+    deps.client,
+    {
+      apiVersion: API_VERSION,
+      kind: 'FleetPolicy',
+      metadata: { name: policy.metadata.name ?? 'default' },
+      status: { ...desired, lastPlanTime: rfc3339(new Date(now)) },
+    } as KubernetesObject,
+    { fieldManager: PLANNER_MANAGER, force: true, subresource: 'status' },
+  );
+}
+
+/** Gauges and revenue counters from the snapshot and the plan. */
+function observe(deps: FleetDeps, view: SnapshotResult, now: number, lastAt: number | undefined): void {
+  const m = deps.metrics;
+  if (!m) return;
+  const counts: Record<string, { nodes: number; gpus: number }> = {};
+  for (const n of view.snapshot.nodes) {
+    const c = (counts[n.mode] ??= { nodes: 0, gpus: 0 });
+    c.nodes++;
+    c.gpus += n.gpus;
+  }
+  setModeGauges(m, counts);
+  m.trainingBid.reset();
+  for (const j of view.snapshot.jobs) {
+    const [namespace = '', job = ''] = j.key.split('/');
+    m.trainingBid.set({ namespace, job }, j.bidUsdPerGpuHour);
+  }
+  if (lastAt === undefined) return;
+  const hours = Math.max(0, now - lastAt) / 3_600_000;
+  const yieldOf = new Map<string, number>();
+  for (const pool of view.snapshot.pools)
+    for (const p of pool.products)
+      if (p.miningUsdPerGpuHour !== null) yieldOf.set(`${pool.name}|${p.product}`, p.miningUsdPerGpuHour);
+  let mining = 0;
+  for (const n of view.snapshot.nodes) {
+    const y = n.pool === undefined ? undefined : yieldOf.get(`${n.pool}|${n.product}`);
+    if (y !== undefined && y > 0) mining += y * n.miningGpus * hours;
+  }
+  let training = 0;
+  for (const j of view.snapshot.jobs)
+    if (j.state === 'running') training += j.bidUsdPerGpuHour * j.replicas * j.gpusPerReplica * hours;
+  if (mining > 0) m.revenue.inc({ mode: 'mining' }, mining);
+  if (training > 0) m.revenue.inc({ mode: 'training' }, training);
+}
+
+/** When to plan again without an event: the next end of a dwell or of a minimum runtime, at most REPLAN_MS. */
+function nextPlanMs(view: SnapshotResult, now: number): number {
+  let next = REPLAN_MS;
+  const dwellMs = view.snapshot.policy.minDwellSeconds * 1000;
+  for (const n of view.snapshot.nodes) {
+    const left = n.modeSinceMs + dwellMs - now;
+    if (left > 0) next = Math.min(next, left + 50);
+  }
+  for (const j of view.snapshot.jobs) {
+    if (j.state !== 'running' || j.tier !== 'Interruptible') continue;
+    const left = (j.minRuntimeSeconds - j.runtimeSeconds) * 1000;
+    if (left > 0) next = Math.min(next, left + 1000);
+  }
+  return Math.max(100, next);
+}
+
+async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < items.length) await fn(items[i++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function aggregate(what: string, errors: unknown[]): Error {
+  const first = errors[0];
+  const text = first instanceof Error ? first.message : String(first);
+  return new Error(`${errors.length} ${what} write(s) failed, first: ${text}`, { cause: first });
+}

@@ -1,0 +1,182 @@
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { API_VERSION, type TrainingJob } from '../api/v1alpha1/index.js';
+import { apply } from '../kube/apply.js';
+import { systemClock, type Clock } from '../kube/clock.js';
+import type { KubeClient } from '../kube/client.js';
+import type { EventRecorder } from '../kube/events.js';
+import { Kinds, resourcePath } from '../kube/resources.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../kube/rest.js';
+import { mergeConditions } from '../kube/status.js';
+import { splitKey, type ReconcileFn, type ReconcileResult } from '../kube/workqueue.js';
+import type { Logger } from '../log.js';
+import type { Caches, Parsed } from './caches.js';
+import { FIELD_MANAGER, FINALIZER, TRAINING_JOB_LABEL } from './labels.js';
+import { nodeState } from './nodes.js';
+import { buildTrainingPod, isManaged, isTerminal, isTerminating, jobLabelValue } from './pods.js';
+import { jobProgress, progressUpToDate, type ProgressStatus } from './progress.js';
+import { assignedNodes, jobPhase } from './snapshot.js';
+
+export interface JobDeps {
+  client: Pick<KubeClient, 'rest' | 'mapper'>;
+  caches: Caches;
+  parsed: Parsed;
+  events: Pick<EventRecorder, 'normal' | 'warning'>;
+  dryRun?: boolean;
+  clock?: Clock;
+  logger?: Logger | undefined;
+}
+
+/** Pods of a job: the operator's, labelled with the job, owned by this incarnation of it. */
+export function podsOfJob(pods: readonly V1Pod[], job: TrainingJob): V1Pod[] {
+  const label = jobLabelValue(job.metadata.name ?? '');
+  return pods.filter(
+    (p) =>
+      isManaged(p) &&
+      p.metadata?.labels?.[TRAINING_JOB_LABEL] === label &&
+      (p.metadata.ownerReferences ?? []).some((o) => o.kind === 'TrainingJob' && o.uid === job.metadata.uid),
+  );
+}
+
+/**
+ * The TrainingJob reconciler, keyed `namespace/name`: a finalizer so deletion cleans up; the gang's pods once
+ * the job is admitted and all its nodes train; Running, Succeeded and Failed; GPU-hours and earnings; stopping
+ * pods (with the checkpoint grace period) when the job is preempted, suspended, over its deadline or deleted.
+ */
+export function createJobReconciler(deps: JobDeps): ReconcileFn {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.logger;
+
+  return async (key, signal): Promise<ReconcileResult | void> => {
+    const { namespace, name } = splitKey(key);
+    if (!namespace) return;
+    const obj = deps.caches.jobs.get(namespace, name);
+    if (!obj) return;
+    const job = deps.parsed.job(obj);
+    if (!job) return;
+    const policy = deps.caches.policy().spec;
+    const dryRun = Boolean(deps.dryRun) || policy.dryRun;
+    const pods = podsOfJob(deps.caches.managedPods.list(namespace), job);
+    const phase = jobPhase(job);
+    const ref = { apiVersion: API_VERSION, kind: 'TrainingJob', name, namespace, uid: job.metadata.uid };
+    const finalizers = job.metadata.finalizers ?? [];
+
+    if (phase === 'deleting') {
+      if (!finalizers.includes(FINALIZER)) return;
+      const live = pods.filter((p) => !isTerminal(p) && !isTerminating(p));
+      for (const p of live) await stopPod(p, job.spec.checkpointGracePeriodSeconds);
+      if (live.length > 0) {
+        await deps.events.normal(
+          ref,
+          'PodsStopped',
+          'Cleanup',
+          `job deleted: stopping ${live.length} pod(s), then releasing its nodes`,
+        );
+      }
+      await setFinalizers(
+        job,
+        finalizers.filter((f) => f !== FINALIZER),
+      );
+      log?.info({ job: key, pods: live.length }, 'job deleted; pods stopped and finalizer removed');
+      return;
+    }
+    if (dryRun) return;
+    if (!finalizers.includes(FINALIZER)) {
+      // Apply-time data only: the next reconcile sees the finalizer through the cache.
+      await setFinalizers(job, [...finalizers, FINALIZER]);
+      return;
+    }
+
+    const assigned = assignedNodes(job) ?? [];
+    const nodesReady =
+      assigned.length > 0 &&
+      assigned.every((n) => {
+        const node = deps.caches.nodes.get(undefined, n);
+        return node !== undefined && nodeState(node, policy).mode === 'training';
+      });
+    const progress = jobProgress({ job, phase, pods, nodesReady, nowMs: clock.now() });
+
+    for (const p of progress.stop) await stopPod(p, job.spec.checkpointGracePeriodSeconds);
+    if (progress.create.length > 0) {
+      await Promise.all(
+        progress.create.map(async (c) => {
+          const pod = buildTrainingPod(job, job.status?.preemptions ?? 0, c.replica, c.node, policy);
+          try {
+            await deps.client.rest.request({
+              method: 'POST',
+              path: resourcePath(Kinds.Pod, { namespace }),
+              body: pod,
+              query: { fieldManager: FIELD_MANAGER },
+              signal,
+            });
+          } catch (err) {
+            if (!isAlreadyExists(err)) throw err;
+          }
+        }),
+      );
+      log?.info({ job: key, pods: progress.create.map((c) => c.name) }, 'training pods created');
+    }
+    await writeStatus(job, progress.status);
+    for (const e of progress.events) {
+      if (e.type === 'Warning') await deps.events.warning(ref, e.reason, 'Run', e.note);
+      else await deps.events.normal(ref, e.reason, 'Run', e.note);
+    }
+    return progress.requeueAfterMs === undefined ? undefined : { requeueAfterMs: progress.requeueAfterMs };
+
+    async function stopPod(pod: V1Pod, graceSeconds: number): Promise<void> {
+      try {
+        await deps.client.rest.request({
+          method: 'DELETE',
+          path: resourcePath(Kinds.Pod, { namespace: pod.metadata?.namespace, name: pod.metadata?.name }),
+          body: {
+            apiVersion: 'v1',
+            kind: 'DeleteOptions',
+            gracePeriodSeconds: graceSeconds,
+            preconditions: { uid: pod.metadata?.uid },
+          },
+          signal,
+        });
+      } catch (err) {
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      }
+    }
+
+    async function setFinalizers(j: TrainingJob, list: string[]): Promise<void> {
+      try {
+        await deps.client.rest.request({
+          method: 'PATCH',
+          path: resourcePath(Kinds.TrainingJob, { namespace, name }),
+          contentType: 'application/merge-patch+json',
+          // The resourceVersion makes it conditional: no finalizer list is ever written over a newer one.
+          body: { metadata: { resourceVersion: j.metadata.resourceVersion, finalizers: list } },
+          signal,
+        });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+
+    async function writeStatus(j: TrainingJob, desired: ProgressStatus): Promise<void> {
+      if (progressUpToDate(j, desired)) return;
+      const status = {
+        ...desired,
+        conditions: mergeConditions(j.status?.conditions, desired.conditions, new Date(clock.now())),
+      };
+      try {
+        await apply(
+          deps.client,
+          {
+            apiVersion: API_VERSION,
+            kind: 'TrainingJob',
+            // Accrual adds time since lastAccrualTime: never over a status newer than the one it was computed from.
+            metadata: { name, namespace, resourceVersion: j.metadata.resourceVersion },
+            status,
+          } as KubernetesObject,
+          { fieldManager: FIELD_MANAGER, force: true, subresource: 'status', signal },
+        );
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw err;
+      }
+    }
+  };
+}

@@ -1,0 +1,436 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Node, V1Pod } from '@kubernetes/client-node';
+import { FLEET_POLICY_NAME, GROUP, VERSION, type FleetPolicySpec } from '../api/v1alpha1/index.js';
+import { systemClock, type Clock } from '../kube/clock.js';
+import { createKubeClient, type KubeClient } from '../kube/client.js';
+import { EventRecorder } from '../kube/events.js';
+import { operatorReadiness, startHttpServer, type RunningHttpServer } from '../kube/http.js';
+import { Informer, waitForCacheSync } from '../kube/informer.js';
+import { LeaderElector } from '../kube/leader.js';
+import { createMetrics, queueHooks, type OperatorMetrics } from '../kube/metrics.js';
+import { Kinds, resourcePath } from '../kube/resources.js';
+import { isApiError, isNotFound } from '../kube/rest.js';
+import { objectKey, WorkQueue, type ReconcileFn } from '../kube/workqueue.js';
+import type { Logger } from '../log.js';
+import { Parsed, type Caches } from './caches.js';
+import { Expectations } from './expectations.js';
+import { createFleetReconciler, FLEET_KEY } from './fleet.js';
+import { createJobReconciler } from './job.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR, PRODUCT_LABEL } from './labels.js';
+import { createNodeReconciler } from './node.js';
+import { podNode, trainingJobKeyOf } from './pods.js';
+import { defaultPolicySpec, effectivePolicy, loadPolicyFile } from './policy.js';
+import { createPoolReconciler } from './pool.js';
+import { poolKeyForPod, poolKeysForConfigMap } from './pool-keys.js';
+import { retryWriteRaces } from './retry.js';
+
+export interface ManagerOptions {
+  /** This replica's name in the Lease and in Events. */
+  identity?: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  leaseDurationSeconds: number;
+  renewDeadlineSeconds: number;
+  retryPeriodSeconds: number;
+  /** `host:port` of /metrics, /healthz, /readyz; undefined: no HTTP server. */
+  metricsAddress?: string | undefined;
+  dryRun: boolean;
+  /** Watch MiningPools, TrainingJobs and their pods in this namespace only. */
+  namespace?: string | undefined;
+  /** Manage only the GPU nodes matching this label selector (e.g. `pool=west`). */
+  nodeSelector?: string | undefined;
+  /** Read the policy from this file instead of the FleetPolicy `default`. */
+  policyFile?: string | undefined;
+  minerGracePeriodSeconds: number;
+  nodeWorkers: number;
+  jobWorkers: number;
+  poolWorkers: number;
+  cacheSyncTimeoutMs: number;
+}
+
+export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
+  leaderElect: false,
+  leaderElectionNamespace: 'default',
+  leaderElectionId: 'rigshift-operator',
+  leaseDurationSeconds: 15,
+  renewDeadlineSeconds: 10,
+  retryPeriodSeconds: 2,
+  dryRun: false,
+  minerGracePeriodSeconds: 10,
+  nodeWorkers: 8,
+  jobWorkers: 4,
+  poolWorkers: 2,
+  cacheSyncTimeoutMs: 120_000,
+};
+
+interface Queues {
+  fleet: WorkQueue;
+  node: WorkQueue;
+  job: WorkQueue;
+  pool: WorkQueue;
+}
+
+/**
+ * The operator: informers on nodes, pods, TrainingJobs, MiningPools, the FleetPolicy and ConfigMaps; one work
+ * queue per reconciler; leader election (only the leader reconciles, a standby keeps its caches warm);
+ * /metrics, /healthz and /readyz.
+ */
+export class Manager {
+  readonly client: KubeClient;
+  readonly metrics: OperatorMetrics;
+  readonly identity: string;
+  /** API requests sent, by verb (for benchmarks). */
+  readonly requests = new Map<string, number>();
+  private readonly opts: ManagerOptions;
+  private readonly clock: Clock;
+  private readonly log: Logger | undefined;
+  private readonly events: EventRecorder;
+  private readonly parsed: Parsed;
+  private readonly expectations = new Expectations();
+  private readonly policyFileSpec: FleetPolicySpec | undefined;
+  readonly informers: {
+    nodes: Informer<V1Node>;
+    managedPods: Informer<V1Pod>;
+    foreignPods: Informer<V1Pod>;
+    jobs: Informer<KubernetesObject>;
+    pools: Informer<KubernetesObject>;
+    configMaps: Informer<V1ConfigMap>;
+    policies: Informer<KubernetesObject> | undefined;
+  };
+  readonly caches: Caches;
+  private queues: Queues | undefined;
+  private elector: LeaderElector | undefined;
+  private http: RunningHttpServer | undefined;
+  private started = false;
+
+  constructor(
+    kc: KubeConfig,
+    opts: Partial<ManagerOptions> = {},
+    deps: { logger?: Logger; clock?: Clock } = {},
+  ) {
+    this.opts = { ...DEFAULT_MANAGER_OPTIONS, ...opts };
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.logger;
+    this.identity = this.opts.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+    this.metrics = createMetrics();
+    this.client = createKubeClient(kc, {
+      onRequest: (verb, code) => {
+        this.metrics.apiRequests.inc({ verb, code: String(code) });
+        this.requests.set(verb, (this.requests.get(verb) ?? 0) + 1);
+      },
+    });
+    this.policyFileSpec = this.opts.policyFile ? loadPolicyFile(this.opts.policyFile) : undefined;
+    this.events = new EventRecorder(this.client, {
+      reportingInstance: this.identity.slice(0, 128),
+      logger: this.log,
+    });
+    this.parsed = new Parsed((kind, error) =>
+      this.log?.warn({ kind, error }, 'object does not parse; ignored'),
+    );
+
+    const ns = this.opts.namespace;
+    const common = { logger: this.log, clock: this.clock };
+    const nodeSelector = [PRODUCT_LABEL, this.opts.nodeSelector].filter(Boolean).join(',');
+    this.informers = {
+      nodes: new Informer<V1Node>(this.client, Kinds.Node, { ...common, labelSelector: nodeSelector }),
+      managedPods: new Informer<V1Pod>(this.client, Kinds.Pod, {
+        ...common,
+        namespace: ns,
+        labelSelector: MANAGED_SELECTOR,
+      }),
+      foreignPods: new Informer<V1Pod>(this.client, Kinds.Pod, {
+        ...common,
+        labelSelector: `${MANAGED_BY_LABEL}!=${MANAGED_BY}`,
+        fieldSelector: 'spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed',
+      }),
+      jobs: new Informer(this.client, Kinds.TrainingJob, { ...common, namespace: ns }),
+      pools: new Informer(this.client, Kinds.MiningPool, { ...common, namespace: ns }),
+      configMaps: new Informer<V1ConfigMap>(this.client, Kinds.ConfigMap, { ...common, namespace: ns }),
+      policies: this.policyFileSpec
+        ? undefined
+        : new Informer(this.client, Kinds.FleetPolicy, {
+            ...common,
+            fieldSelector: `metadata.name=${FLEET_POLICY_NAME}`,
+          }),
+    };
+    const inf = this.informers;
+    this.caches = {
+      nodes: inf.nodes,
+      managedPods: inf.managedPods,
+      foreignPods: inf.foreignPods,
+      jobs: inf.jobs,
+      pools: inf.pools,
+      policy: () => effectivePolicy(this.policyFileSpec, inf.policies?.get(undefined, FLEET_POLICY_NAME)),
+    };
+    this.wire();
+  }
+
+  /** Checks the cluster, starts the caches and the HTTP server, then campaigns (or leads at once). */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('manager already started');
+    this.started = true;
+    await this.preflight();
+    for (const i of this.allInformers()) i.start();
+    if (this.opts.metricsAddress !== undefined) {
+      this.http = await startHttpServer({
+        address: this.opts.metricsAddress,
+        registry: this.metrics.registry,
+        readiness: () => operatorReadiness(this.allInformers(), this.elector),
+      });
+      this.log?.info({ url: this.http.url }, 'serving /metrics, /healthz and /readyz');
+    }
+    await waitForCacheSync(this.allInformers(), this.opts.cacheSyncTimeoutMs);
+    this.log?.info({ identity: this.identity }, 'caches synced');
+    if (!this.opts.leaderElect) {
+      this.lead();
+      return;
+    }
+    this.elector = new LeaderElector(this.client, {
+      namespace: this.opts.leaderElectionNamespace,
+      name: this.opts.leaderElectionId,
+      identity: this.identity,
+      leaseDurationMs: this.opts.leaseDurationSeconds * 1000,
+      renewDeadlineMs: this.opts.renewDeadlineSeconds * 1000,
+      retryPeriodMs: this.opts.retryPeriodSeconds * 1000,
+      clock: this.clock,
+      logger: this.log,
+      onStartedLeading: () => this.lead(),
+      onStoppedLeading: () => this.standDown(),
+      onNewLeader: (id) => this.log?.info({ leader: id, me: this.identity }, 'leader observed'),
+    });
+    this.elector.start();
+  }
+
+  /** Stops reconciling (in-flight work finishes), hands the lease over, stops the caches and the server. */
+  async stop(): Promise<void> {
+    if (this.elector) await this.elector.stop({ release: true });
+    else await this.standDown();
+    await this.events.close();
+    await Promise.all(this.allInformers().map((i) => i.stop()));
+    await this.http?.close();
+    this.http = undefined;
+  }
+
+  isLeader(): boolean {
+    return this.queues !== undefined;
+  }
+
+  /** Port of the HTTP server, once started. */
+  get httpPort(): number | undefined {
+    return this.http?.port;
+  }
+
+  /** Resolves when every queue is idle (no key queued or in progress; timers may be pending). */
+  async idle(): Promise<void> {
+    const q = this.queues;
+    if (!q) return;
+    await Promise.all([q.fleet.whenIdle(), q.node.whenIdle(), q.job.whenIdle(), q.pool.whenIdle()]);
+  }
+
+  private allInformers(): Informer<KubernetesObject>[] {
+    const i = this.informers;
+    const list = [i.nodes, i.managedPods, i.foreignPods, i.jobs, i.pools, i.configMaps, i.policies];
+    return list.filter(
+      (x): x is Informer<KubernetesObject> => x !== undefined,
+    ) as Informer<KubernetesObject>[];
+  }
+
+  /** Refuses to start on a cluster that cannot work: CRDs missing, PriorityClasses missing, bad selector. */
+  private async preflight(): Promise<void> {
+    const rest = this.client.rest;
+    try {
+      await rest.request({ method: 'GET', path: `/apis/${GROUP}/${VERSION}` });
+    } catch (err) {
+      if (isNotFound(err)) {
+        throw new Error(
+          `the ${GROUP}/${VERSION} CRDs are not installed: apply crds/ (or install the Helm chart) first`,
+        );
+      }
+      throw err;
+    }
+    if (this.opts.nodeSelector) {
+      try {
+        await rest.request({
+          method: 'GET',
+          path: resourcePath(Kinds.Node),
+          query: { labelSelector: this.opts.nodeSelector, limit: 1 },
+        });
+      } catch (err) {
+        if (isApiError(err, 400))
+          throw new Error(`invalid --node-selector '${this.opts.nodeSelector}': ${err.serverMessage}`);
+        throw err;
+      }
+    }
+    let spec = this.policyFileSpec;
+    if (!spec) {
+      try {
+        const res = await rest.request({
+          method: 'GET',
+          path: resourcePath(Kinds.FleetPolicy, { name: FLEET_POLICY_NAME }),
+        });
+        spec = effectivePolicy(undefined, res.body).spec;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        spec = defaultPolicySpec();
+      }
+    }
+    const missing: string[] = [];
+    for (const [mode, name] of Object.entries(spec.priorityClasses)) {
+      try {
+        await rest.request({ method: 'GET', path: resourcePath(Kinds.PriorityClass, { name }) });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        missing.push(`${name} (for ${mode} pods)`);
+      }
+    }
+    if (missing.length > 0) {
+      throw new Error(
+        `PriorityClass ${missing.join(' and ')} does not exist: create ${missing.length === 1 ? 'it' : 'them'} ` +
+          '(the Helm chart does, priorityClasses.create) or name existing ones in the FleetPolicy spec.priorityClasses',
+      );
+    }
+  }
+
+  /** Informer events → queue keys. Keys are only queued while leading; a new term enqueues everything. */
+  private wire(): void {
+    const inf = this.informers;
+    const exp = this.expectations;
+    const q = (): Queues | undefined => this.queues;
+    const fleet = (): void => q()?.fleet.add(FLEET_KEY);
+    const allNodes = (): void => {
+      for (const n of inf.nodes.list()) q()?.node.add(n.metadata?.name ?? '');
+    };
+    const jobsOnNode = (node: string): void => {
+      for (const j of inf.jobs.list()) {
+        const assigned = (j as { status?: { assignedNodes?: string[] } }).status?.assignedNodes ?? [];
+        if (assigned.includes(node)) q()?.job.add(objectKey(j));
+      }
+    };
+
+    for (const ev of ['add', 'update', 'delete'] as const) {
+      inf.nodes.on(ev, (n) => {
+        const name = n.metadata?.name ?? '';
+        exp.observe('Node', name, ev === 'delete' ? undefined : n.metadata?.resourceVersion);
+        q()?.node.add(name);
+        jobsOnNode(name);
+        fleet();
+      });
+      inf.managedPods.on(ev, (p) => {
+        const node = podNode(p);
+        if (node) q()?.node.add(node);
+        const job = trainingJobKeyOf(p);
+        if (job) q()?.job.add(job);
+        const pool = poolKeyForPod(p);
+        if (pool) q()?.pool.add(pool);
+        fleet();
+      });
+      inf.foreignPods.on(ev, (p) => {
+        if (p.spec?.nodeName) q()?.node.add(p.spec.nodeName);
+        fleet();
+      });
+      inf.jobs.on(ev, (j) => {
+        const key = objectKey(j);
+        exp.observe('TrainingJob', key, ev === 'delete' ? undefined : j.metadata?.resourceVersion);
+        q()?.job.add(key);
+        for (const n of (j as { status?: { assignedNodes?: string[] } }).status?.assignedNodes ?? [])
+          q()?.node.add(n);
+        fleet();
+      });
+      inf.pools.on(ev, (p) => {
+        q()?.pool.add(objectKey(p));
+        allNodes();
+        fleet();
+      });
+      inf.configMaps.on(ev, (cm) => {
+        for (const key of poolKeysForConfigMap(cm, inf.pools.list())) q()?.pool.add(key);
+      });
+      inf.policies?.on(ev, () => {
+        allNodes();
+        for (const j of inf.jobs.list()) q()?.job.add(objectKey(j));
+        fleet();
+      });
+    }
+  }
+
+  private reconcilers(): Record<keyof Queues, ReconcileFn> {
+    const base = {
+      client: this.client,
+      caches: this.caches,
+      parsed: this.parsed,
+      events: this.events,
+      clock: this.clock,
+      dryRun: this.opts.dryRun,
+    };
+    const fleetLog = this.log?.child({ controller: 'fleet' });
+    const nodeLog = this.log?.child({ controller: 'node' });
+    const jobLog = this.log?.child({ controller: 'job' });
+    return {
+      fleet: retryWriteRaces(
+        createFleetReconciler({
+          ...base,
+          expectations: this.expectations,
+          metrics: this.metrics,
+          logger: fleetLog,
+        }),
+        fleetLog,
+      ),
+      node: retryWriteRaces(
+        createNodeReconciler({
+          ...base,
+          minerGracePeriodSeconds: this.opts.minerGracePeriodSeconds,
+          metrics: this.metrics,
+          logger: nodeLog,
+        }),
+        nodeLog,
+      ),
+      job: retryWriteRaces(createJobReconciler({ ...base, logger: jobLog }), jobLog),
+      pool: createPoolReconciler({
+        getPool: (ns, name) => this.informers.pools.get(ns, name),
+        getConfigMap: (ns, name) => this.informers.configMaps.get(ns, name),
+        listPods: (ns) => this.informers.managedPods.list(ns),
+        client: this.client,
+        events: this.events,
+        metrics: this.metrics,
+        clock: this.clock,
+        logger: this.log?.child({ controller: 'pool' }),
+        onPoolChanged: () => this.queues?.fleet.add(FLEET_KEY),
+      }),
+    };
+  }
+
+  /** A new term: fresh queues, every object enqueued once. */
+  private lead(): void {
+    if (this.queues) return;
+    const r = this.reconcilers();
+    const hooks = queueHooks(this.metrics);
+    const make = (name: keyof Queues, concurrency: number): WorkQueue =>
+      new WorkQueue(r[name], { name, concurrency, clock: this.clock, hooks, logger: this.log });
+    const queues: Queues = {
+      fleet: make('fleet', 1),
+      node: make('node', this.opts.nodeWorkers),
+      job: make('job', this.opts.jobWorkers),
+      pool: make('pool', this.opts.poolWorkers),
+    };
+    this.queues = queues;
+    this.metrics.leader.set(1);
+    this.log?.info({ identity: this.identity }, 'leading: reconciling');
+    const inf = this.informers;
+    for (const p of inf.pools.list()) queues.pool.add(objectKey(p));
+    for (const j of inf.jobs.list()) queues.job.add(objectKey(j));
+    for (const n of inf.nodes.list()) queues.node.add(n.metadata?.name ?? '');
+    queues.fleet.add(FLEET_KEY);
+    for (const queue of Object.values(queues)) queue.start();
+  }
+
+  /** End of a term: no new work, in-flight reconciles finish. */
+  private async standDown(): Promise<void> {
+    const queues = this.queues;
+    if (!queues) return;
+    this.queues = undefined;
+    this.metrics.leader.set(0);
+    await Promise.all(Object.values(queues).map((queue) => queue.shutdown()));
+    this.log?.info({ identity: this.identity }, 'stopped reconciling');
+  }
+}

@@ -1,0 +1,391 @@
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { FleetPolicySpec, MiningPool, NodeMode } from '../api/v1alpha1/index.js';
+import { apply } from '../kube/apply.js';
+import { systemClock, type Clock } from '../kube/clock.js';
+import type { KubeClient } from '../kube/client.js';
+import type { EventRecorder } from '../kube/events.js';
+import { evictPod } from '../kube/eviction.js';
+import type { OperatorMetrics } from '../kube/metrics.js';
+import { Kinds, resourcePath } from '../kube/resources.js';
+import { isConflict, isNotFound } from '../kube/rest.js';
+import { rfc3339 } from '../kube/status.js';
+import type { ReconcileFn, ReconcileResult } from '../kube/workqueue.js';
+import type { Logger } from '../log.js';
+import type { Caches, Parsed } from './caches.js';
+import {
+  DRAIN_ABORTED,
+  DRAIN_STARTED,
+  DRAINING_TO,
+  FIELD_MANAGER,
+  MODE_SINCE,
+  TRAINING_JOB_LABEL,
+} from './labels.js';
+import { isGpuNode, nodeGpus, nodeState, poolForNode, taintsWith, type NodeState } from './nodes.js';
+import { buildMinerPod, isMiner, isTerminal, isTerminating, podGpus, podNode } from './pods.js';
+import { assignedNodes, jobPhase } from './snapshot.js';
+
+export interface NodeDeps {
+  client: Pick<KubeClient, 'rest' | 'mapper'>;
+  caches: Caches;
+  parsed: Parsed;
+  events: Pick<EventRecorder, 'normal' | 'warning'>;
+  dryRun?: boolean;
+  /** Seconds a miner gets to stop when evicted. */
+  minerGracePeriodSeconds: number;
+  metrics?: OperatorMetrics | undefined;
+  clock?: Clock;
+  logger?: Logger | undefined;
+}
+
+/** How often a drain in progress is looked at (pod deletions also wake it). */
+const DRAIN_POLL_MS = 1000;
+
+/** What the node reconciler writes on a node (field manager rigshift): its mode, since when, drain state. */
+export interface ModeWrite {
+  mode: NodeMode;
+  sinceMs: number;
+  drainingTo?: 'training' | 'idle';
+  drainStartedMs?: number;
+  abortedMs?: number;
+}
+
+/** The node's labels, annotations and taints for a mode write (server-side apply body). */
+export function modeBody(
+  node: V1Node,
+  w: ModeWrite,
+  policy: Pick<FleetPolicySpec, 'modeLabelKey' | 'reservedTaintKey'>,
+): V1Node {
+  const annotations: Record<string, string> = { [MODE_SINCE]: rfc3339(new Date(w.sinceMs)) };
+  if (w.mode === 'draining') {
+    annotations[DRAINING_TO] = w.drainingTo ?? 'idle';
+    annotations[DRAIN_STARTED] = rfc3339(new Date(w.drainStartedMs ?? w.sinceMs));
+  }
+  if (w.abortedMs !== undefined) annotations[DRAIN_ABORTED] = rfc3339(new Date(w.abortedMs));
+  const reserved = w.mode === 'draining' || w.mode === 'training';
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: node.metadata?.name ?? '',
+      // Only over the node as we last saw it: a concurrent change (another taint, a new target) retries.
+      resourceVersion: node.metadata?.resourceVersion,
+      labels: { [policy.modeLabelKey]: w.mode },
+      annotations,
+    },
+    // Taints are an atomic list: always sent whole, others' taints kept as they are.
+    spec: { taints: taintsWith(node, policy.reservedTaintKey, reserved) },
+  };
+}
+
+/** Does the node already carry exactly what `w` would write? */
+function upToDate(st: NodeState, w: ModeWrite, node: V1Node, policy: FleetPolicySpec): boolean {
+  const reserved = w.mode === 'draining' || w.mode === 'training';
+  const ann = node.metadata?.annotations ?? {};
+  return (
+    st.mode === w.mode &&
+    st.modeSinceMs !== undefined &&
+    st.tainted === reserved &&
+    (w.mode === 'draining') === (ann[DRAINING_TO] !== undefined) &&
+    (w.mode !== 'draining' || st.drainingTo === w.drainingTo) &&
+    node.metadata?.labels?.[policy.modeLabelKey] === w.mode
+  );
+}
+
+/**
+ * The node reconciler, keyed by node name: moves a node towards the mode the planner asked for. Mining →
+ * draining (taint, evict the miners through the Eviction API) → training or idle; back to mining by removing
+ * the taint and starting a miner. Everything it needs to resume lives in the node's label and annotations.
+ */
+export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.logger;
+
+  return async (name, signal): Promise<ReconcileResult | void> => {
+    const node = deps.caches.nodes.get(undefined, name);
+    if (!node || !isGpuNode(node)) return;
+    const policy = deps.caches.policy().spec;
+    if (deps.dryRun || policy.dryRun) return;
+    // Cordoned by someone: left exactly as it is.
+    if (node.spec?.unschedulable) return;
+    const st = nodeState(node, policy);
+    const target = st.target;
+    if (!target) return; // not planned yet
+    const now = clock.now();
+    const pool = poolForNode(node, deps.parsed.poolsOf(deps.caches.pools));
+    const onNode = deps.caches.managedPods.list().filter((p) => podNode(p) === name);
+    const miners = onNode.filter((p) => isMiner(p) && !isTerminal(p));
+    const mode: NodeMode = st.mode ?? (pool ? 'mining' : 'idle');
+    const ref = { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid };
+
+    const write = async (w: ModeWrite, from: V1Node = node): Promise<V1Node> => {
+      try {
+        return await apply(deps.client, modeBody(from, w, policy), {
+          fieldManager: FIELD_MANAGER,
+          force: true,
+          signal,
+        });
+      } catch (err) {
+        if (isConflict(err)) log?.debug({ node: name }, 'node changed under us; retrying');
+        throw err;
+      }
+    };
+    const switched = async (from: NodeMode, to: NodeMode, why: string, note: string): Promise<void> => {
+      deps.metrics?.switches.inc({ from, to, reason: why });
+      log?.info({ node: name, from, to, why }, 'node mode changed');
+      await deps.events.normal(ref, 'ModeChanged', 'Switch', note);
+    };
+
+    // Modes that need no drain: write the new mode, then look after the miners.
+    const settle = async (to: NodeMode, why: string): Promise<V1Node> => {
+      const w: ModeWrite = {
+        mode: to,
+        sinceMs: mode === to && st.modeSinceMs !== undefined ? st.modeSinceMs : now,
+      };
+      if (st.drainAbortedMs !== undefined && now - st.drainAbortedMs < policy.drainTimeoutSeconds * 1000) {
+        w.abortedMs = st.drainAbortedMs;
+      }
+      if (upToDate(st, w, node, policy)) return node;
+      const written = await write(w);
+      if (st.mode !== to)
+        await switched(
+          st.mode ?? 'idle',
+          to,
+          why,
+          `${st.mode ?? 'unmanaged'} → ${to}: ${st.targetReason ?? ''}`,
+        );
+      return written;
+    };
+
+    if (mode === 'draining') return drain(node, st.drainingTo ?? (target === 'mining' ? 'idle' : target));
+    if (
+      mode === target ||
+      (mode === 'idle' && target === 'training' && miners.length === 0) ||
+      target === 'mining'
+    ) {
+      const current = await settle(target, 'planned');
+      await ensureMiner(current, target);
+      return;
+    }
+    if (target === 'idle' && mode === 'training') {
+      await settle('idle', 'planned');
+      await ensureMiner(node, 'idle');
+      return;
+    }
+    // mining (or idle with stray miners) → training or idle: start a drain.
+    const w: ModeWrite = { mode: 'draining', sinceMs: now, drainingTo: target, drainStartedMs: now };
+    const written = await write(w);
+    const count = miners.length;
+    await deps.events.normal(
+      ref,
+      'DrainStarted',
+      'Drain',
+      `${mode} → ${target}: evicting ${count} mining pod${count === 1 ? '' : 's'}; ${st.targetReason ?? ''}`,
+    );
+    return drain(written, target);
+
+    async function drain(current: V1Node, drainingTo: 'training' | 'idle'): Promise<ReconcileResult | void> {
+      const cst = nodeState(current, policy);
+      const startedMs = cst.drainStartedMs ?? now;
+      if (target === 'mining') {
+        await write({ mode: 'mining', sinceMs: now }, current);
+        await switched(
+          'draining',
+          'mining',
+          'drain-cancelled',
+          `drain cancelled, back to mining: ${st.targetReason ?? ''}`,
+        );
+        deps.metrics?.drainDuration.observe({ outcome: 'cancelled' }, (now - startedMs) / 1000);
+        return;
+      }
+      if (target !== drainingTo) {
+        drainingTo = target === 'training' ? 'training' : 'idle';
+        current = await write(
+          { mode: 'draining', sinceMs: cst.modeSinceMs ?? now, drainingTo, drainStartedMs: startedMs },
+          current,
+        );
+      }
+      if (miners.length === 0) {
+        await write({ mode: drainingTo, sinceMs: now }, current);
+        deps.metrics?.drainDuration.observe({ outcome: 'completed' }, (now - startedMs) / 1000);
+        await switched(
+          'draining',
+          drainingTo,
+          'planned',
+          `drained in ${Math.round((now - startedMs) / 1000)} s; now ${drainingTo}`,
+        );
+        return;
+      }
+      const timeoutMs = policy.drainTimeoutSeconds * 1000;
+      const timedOut = now - startedMs >= timeoutMs;
+      const jobs = jobsOnNode(name);
+      if (timedOut && policy.drainTimeoutPolicy === 'Abort') {
+        await write({ mode: 'mining', sinceMs: now, abortedMs: now }, current);
+        deps.metrics?.drainDuration.observe({ outcome: 'aborted' }, (now - startedMs) / 1000);
+        deps.metrics?.switches.inc({ from: 'draining', to: 'mining', reason: 'drain-aborted' });
+        const note =
+          `drain to ${drainingTo} did not finish within ${policy.drainTimeoutSeconds} s ` +
+          `(${miners.length} mining pod${miners.length === 1 ? '' : 's'} left); policy Abort: back to mining`;
+        log?.warn({ node: name, drainingTo }, note);
+        await warnAll('DrainAborted', note, jobs);
+        return;
+      }
+      const blocked: string[] = [];
+      const failed: string[] = [];
+      let forced = 0;
+      for (const pod of miners) {
+        if (isTerminating(pod)) continue;
+        const ns = pod.metadata?.namespace ?? '';
+        const podName = pod.metadata?.name ?? '';
+        if (timedOut && policy.drainTimeoutPolicy === 'ForceEvict') {
+          await deletePod(pod);
+          forced++;
+          continue;
+        }
+        const r = await evictPod(deps.client, {
+          namespace: ns,
+          name: podName,
+          uid: pod.metadata?.uid,
+          signal,
+        });
+        if (r.outcome === 'blockedByPdb') blocked.push(`${ns}/${podName}: ${r.message}`);
+        else if (r.outcome === 'error') failed.push(`${ns}/${podName}: ${r.message}`);
+        else log?.info({ node: name, pod: `${ns}/${podName}`, outcome: r.outcome }, 'mining pod evicted');
+      }
+      if (forced > 0) {
+        await warnAll(
+          'DrainForced',
+          `drain to ${drainingTo} ran past its timeout of ${policy.drainTimeoutSeconds} s; policy ForceEvict: ` +
+            `deleted ${forced} mining pod${forced === 1 ? '' : 's'} ignoring disruption budgets`,
+          jobs,
+        );
+      }
+      if (blocked.length > 0) {
+        const what = blocked.join('; ');
+        if (timedOut) {
+          await warnAll(
+            'DrainStalled',
+            `drain to ${drainingTo} is past its timeout of ${policy.drainTimeoutSeconds} s; policy Wait: still ` +
+              `evicting politely. Blocked: ${what}`,
+            jobs,
+          );
+        } else {
+          await deps.events.warning(
+            ref,
+            'DrainBlocked',
+            'Drain',
+            `eviction refused, retrying until the drain timeout of ${policy.drainTimeoutSeconds} s (then ` +
+              `${policy.drainTimeoutPolicy}): ${what}`,
+          );
+        }
+      }
+      if (failed.length > 0) throw new Error(`evictions failed on ${name}: ${failed.join('; ')}`);
+      const untilTimeout = startedMs + timeoutMs - now;
+      return { requeueAfterMs: untilTimeout > 0 ? Math.min(DRAIN_POLL_MS, untilTimeout) : DRAIN_POLL_MS };
+    }
+
+    async function warnAll(
+      reason: string,
+      note: string,
+      jobs: { name: string; namespace: string; uid?: string }[],
+    ): Promise<void> {
+      await deps.events.warning(ref, reason, 'Drain', note);
+      for (const j of jobs) {
+        await deps.events.warning(
+          { apiVersion: 'rigshift.io/v1alpha1', kind: 'TrainingJob', ...j },
+          reason,
+          'Drain',
+          `node ${name}: ${note}`,
+        );
+      }
+    }
+
+    async function deletePod(pod: V1Pod): Promise<void> {
+      const path = resourcePath(Kinds.Pod, { namespace: pod.metadata?.namespace, name: pod.metadata?.name });
+      try {
+        await deps.client.rest.request({
+          method: 'DELETE',
+          path,
+          body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: pod.metadata?.uid } },
+          signal,
+        });
+      } catch (err) {
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      }
+    }
+
+    /** Jobs (namespace, name) whose replicas are assigned to this node. */
+    function jobsOnNode(node: string): { name: string; namespace: string; uid?: string }[] {
+      const out: { name: string; namespace: string; uid?: string }[] = [];
+      for (const j of deps.parsed.jobsOf(deps.caches.jobs)) {
+        if (!assignedNodes(j)?.includes(node)) continue;
+        const ref: { name: string; namespace: string; uid?: string } = {
+          name: j.metadata.name ?? '',
+          namespace: j.metadata.namespace ?? '',
+        };
+        if (j.metadata.uid) ref.uid = j.metadata.uid;
+        out.push(ref);
+      }
+      return out;
+    }
+
+    /** Exactly one miner of the right size on a node that mines (a training node's leftover GPUs too). */
+    async function ensureMiner(current: V1Node, as: NodeMode): Promise<void> {
+      const want = desiredMiner(current, as, pool, onNode);
+      if (want === 'wait') return;
+      for (const m of miners) {
+        if (isTerminating(m) || (want && m.metadata?.name === want.metadata?.name)) continue;
+        const r = await evictPod(deps.client, {
+          namespace: m.metadata?.namespace ?? '',
+          name: m.metadata?.name ?? '',
+          uid: m.metadata?.uid,
+          signal,
+        });
+        log?.info({ node: name, pod: m.metadata?.name, outcome: r.outcome }, 'replacing mining pod');
+      }
+      if (!want) return;
+      const existing = onNode.find(
+        (p) => p.metadata?.name === want.metadata?.name && p.metadata?.namespace === want.metadata?.namespace,
+      );
+      if (existing && !isTerminal(existing)) return;
+      if (existing) {
+        await deletePod(existing);
+        return;
+      }
+      await apply(deps.client, want, { fieldManager: FIELD_MANAGER, force: true, signal });
+      log?.info({ node: name, pod: want.metadata?.name, pool: pool?.metadata.name }, 'mining pod created');
+    }
+
+    /** The miner the node should run, none, or 'wait' while trainers still hold its GPUs. */
+    function desiredMiner(
+      current: V1Node,
+      as: NodeMode,
+      p: MiningPool | undefined,
+      pods: V1Pod[],
+    ): V1Pod | 'wait' | undefined {
+      if (!p || (as !== 'mining' && as !== 'training')) return undefined;
+      const cst = nodeState(current, policy);
+      const total = nodeGpus(current);
+      const foreign = deps.caches.foreignPods
+        .list()
+        .filter((f) => f.spec?.nodeName === name && !isTerminal(f))
+        .reduce((n, f) => n + podGpus(f), 0);
+      let training = 0;
+      for (const j of deps.parsed.jobsOf(deps.caches.jobs)) {
+        const phase = jobPhase(j);
+        if (phase !== 'admitted' && phase !== 'running') continue;
+        training += (assignedNodes(j) ?? []).filter((n) => n === name).length * j.spec.gpusPerReplica;
+      }
+      // Trainers still on a node going back to mining keep their GPUs until they are gone: start the miner
+      // after them (their deletion wakes this node up), rather than a small one to be replaced soon after.
+      if (as === 'mining' && pods.some((t) => t.metadata?.labels?.[TRAINING_JOB_LABEL] && !isTerminal(t)))
+        return 'wait';
+      const free = Math.max(0, total - foreign - training);
+      const planned = cst.targetMiningGpus ?? (as === 'mining' ? total : 0);
+      const gpus = Math.min(planned, free);
+      if (gpus <= 0) return undefined;
+      return buildMinerPod(p, name, gpus, policy, {
+        terminationGracePeriodSeconds: deps.minerGracePeriodSeconds,
+      });
+    }
+  };
+}

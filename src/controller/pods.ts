@@ -1,0 +1,251 @@
+import { createHash } from 'node:crypto';
+import type { V1EnvVar, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import {
+  API_VERSION,
+  expandMinerTemplate,
+  POOL_PASSWORD_ENV,
+  type EnvVar,
+  type FleetPolicySpec,
+  type MiningPool,
+  type TrainingJob,
+} from '../api/v1alpha1/index.js';
+import {
+  COMPONENT_LABEL,
+  GPU_RESOURCE,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  MINING_POOL_LABEL,
+  POD_NODE_ANNOTATION,
+  REPLICA_LABEL,
+  RUN_LABEL,
+  SPEC_HASH_ANNOTATION,
+  TAINT_VALUE,
+  TRAINING_JOB_LABEL,
+} from './labels.js';
+import { podGpus } from './pool-keys.js';
+
+export { podGpus };
+
+/** The node a pod runs on or is pinned to. */
+export function podNode(pod: V1Pod): string | undefined {
+  return pod.spec?.nodeName || pod.metadata?.annotations?.[POD_NODE_ANNOTATION] || undefined;
+}
+
+export function isManaged(pod: V1Pod): boolean {
+  return pod.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
+}
+
+export function isTerminal(pod: V1Pod): boolean {
+  const phase = pod.status?.phase;
+  return phase === 'Succeeded' || phase === 'Failed';
+}
+
+export function isTerminating(pod: V1Pod): boolean {
+  return Boolean(pod.metadata?.deletionTimestamp);
+}
+
+/** A mining pod of the operator (any pool). */
+export function isMiner(pod: V1Pod): boolean {
+  return isManaged(pod) && Boolean(pod.metadata?.labels?.[MINING_POOL_LABEL]);
+}
+
+/** `namespace/name` of the TrainingJob a pod of the operator belongs to. */
+export function trainingJobKeyOf(pod: V1Pod): string | undefined {
+  if (!isManaged(pod) || !pod.metadata?.labels?.[TRAINING_JOB_LABEL]) return undefined;
+  const owner = pod.metadata.ownerReferences?.find((o) => o.kind === 'TrainingJob' && o.controller);
+  const ns = pod.metadata.namespace;
+  return owner && ns ? `${ns}/${owner.name}` : undefined;
+}
+
+/** Label value naming a TrainingJob on its pods (names longer than a label value are hashed). */
+export function jobLabelValue(name: string): string {
+  return name.length <= 63 ? name : specHash(name);
+}
+
+function pinTo(node: string) {
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }],
+      },
+    },
+  };
+}
+
+function reservedToleration(policy: Pick<FleetPolicySpec, 'reservedTaintKey'>): V1Toleration {
+  return { key: policy.reservedTaintKey, operator: 'Equal', value: TAINT_VALUE, effect: 'NoSchedule' };
+}
+
+function envVar(e: EnvVar, expand: (s: string) => string = (s) => s): V1EnvVar {
+  if (e.valueFrom?.secretKeyRef)
+    return { name: e.name, valueFrom: { secretKeyRef: { ...e.valueFrom.secretKeyRef } } };
+  if (e.valueFrom?.configMapKeyRef) {
+    return { name: e.name, valueFrom: { configMapKeyRef: { ...e.valueFrom.configMapKeyRef } } };
+  }
+  return { name: e.name, value: expand(e.value ?? '') };
+}
+
+/** A short stable hash of a JSON value. */
+export function specHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 10);
+}
+
+/** Pod names are DNS subdomains of at most 253 characters. */
+function podName(base: string, suffix: string): string {
+  const room = 253 - suffix.length - 1;
+  const trimmed = base.slice(0, room).replace(/[-.]+$/, '');
+  return `${trimmed}-${suffix}`;
+}
+
+export interface MinerOptions {
+  /** Seconds a miner gets to stop when evicted (miners keep no state). */
+  terminationGracePeriodSeconds: number;
+}
+
+/**
+ * The mining pod for one node: the pool's miner with `gpus` GPUs, pinned to the node, low priority,
+ * tolerating the reserved taint (so a training node's leftover GPUs can mine). Its name carries a hash of
+ * everything it is built from: a change of pool spec or GPU count means a new pod.
+ */
+export function buildMinerPod(
+  pool: MiningPool,
+  node: string,
+  gpus: number,
+  policy: Pick<FleetPolicySpec, 'reservedTaintKey' | 'priorityClasses'>,
+  opts: MinerOptions,
+): V1Pod {
+  const spec = pool.spec;
+  const worker = expandMinerTemplate(spec.workerName, { NODE: node });
+  const values = {
+    STRATUM: spec.stratum.primary,
+    FAILOVERS: spec.stratum.failovers.join(','),
+    WALLET: spec.wallet,
+    WORKER: worker,
+    NODE: node,
+    COIN: spec.coin,
+    ALGORITHM: spec.algorithm,
+    GPU_COUNT: String(gpus),
+    PASSWORD: spec.credentialsSecretRef ? `$(${POOL_PASSWORD_ENV})` : '',
+  };
+  const expand = (s: string): string => expandMinerTemplate(s, values);
+  const env: V1EnvVar[] = [];
+  // The password first, so $(RIGSHIFT_POOL_PASSWORD) in later env values resolves.
+  if (spec.credentialsSecretRef) {
+    env.push({ name: POOL_PASSWORD_ENV, valueFrom: { secretKeyRef: { ...spec.credentialsSecretRef } } });
+  }
+  for (const e of spec.miner.env) if (e.name !== POOL_PASSWORD_ENV) env.push(envVar(e, expand));
+  const container = {
+    name: 'miner',
+    image: spec.miner.image,
+    ...(spec.miner.command ? { command: [...spec.miner.command] } : {}),
+    args: spec.miner.args.map(expand),
+    env,
+    resources: { limits: { [GPU_RESOURCE]: String(gpus) }, requests: { [GPU_RESOURCE]: String(gpus) } },
+  };
+  const podSpec = {
+    priorityClassName: policy.priorityClasses.mining,
+    affinity: pinTo(node),
+    tolerations: [reservedToleration(policy)],
+    terminationGracePeriodSeconds: opts.terminationGracePeriodSeconds,
+    containers: [container],
+  };
+  const hash = specHash({ node, podSpec, uid: pool.metadata.uid });
+  const poolName = pool.metadata.name ?? '';
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: podName(`${poolName}-${node}`, hash),
+      namespace: pool.metadata.namespace,
+      labels: {
+        [MANAGED_BY_LABEL]: MANAGED_BY,
+        [MINING_POOL_LABEL]: poolName,
+        [COMPONENT_LABEL]: 'miner',
+      },
+      annotations: { [POD_NODE_ANNOTATION]: node, [SPEC_HASH_ANNOTATION]: hash },
+      ownerReferences: pool.metadata.uid
+        ? [
+            {
+              apiVersion: API_VERSION,
+              kind: 'MiningPool',
+              name: poolName,
+              uid: pool.metadata.uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ]
+        : [],
+    },
+    spec: podSpec as V1Pod['spec'],
+  };
+}
+
+/** Name of the pod of replica `replica` in run `run` (runs count preemptions, so a new run has new pods). */
+export function trainingPodName(job: string, run: number, replica: number): string {
+  return podName(job, `r${run}-${replica}`);
+}
+
+/** One replica of a training job: pinned to its node, high priority, tolerating the reserved taint. */
+export function buildTrainingPod(
+  job: TrainingJob,
+  run: number,
+  replica: number,
+  node: string,
+  policy: Pick<FleetPolicySpec, 'reservedTaintKey' | 'priorityClasses'>,
+): V1Pod {
+  const spec = job.spec;
+  const name = job.metadata.name ?? '';
+  const env: V1EnvVar[] = spec.env.map((e) => envVar(e));
+  env.push(
+    { name: 'RIGSHIFT_REPLICA_INDEX', value: String(replica) },
+    { name: 'RIGSHIFT_REPLICAS', value: String(spec.replicas) },
+    { name: 'RIGSHIFT_JOB_NAME', value: name },
+  );
+  const gpus = String(spec.gpusPerReplica);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: trainingPodName(name, run, replica),
+      namespace: job.metadata.namespace,
+      labels: {
+        ...(spec.podLabels ?? {}),
+        [MANAGED_BY_LABEL]: MANAGED_BY,
+        [TRAINING_JOB_LABEL]: jobLabelValue(name),
+        [REPLICA_LABEL]: String(replica),
+        [RUN_LABEL]: String(run),
+        [COMPONENT_LABEL]: 'trainer',
+      },
+      annotations: { ...(spec.podAnnotations ?? {}), [POD_NODE_ANNOTATION]: node },
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: 'TrainingJob',
+          name,
+          uid: job.metadata.uid ?? '',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      restartPolicy: 'Never',
+      priorityClassName: policy.priorityClasses.training,
+      affinity: pinTo(node),
+      tolerations: [reservedToleration(policy)],
+      terminationGracePeriodSeconds: spec.checkpointGracePeriodSeconds,
+      volumes: spec.volumes.map((v) => ({ ...v })) as NonNullable<V1Pod['spec']>['volumes'],
+      containers: [
+        {
+          name: 'trainer',
+          image: spec.image,
+          ...(spec.command ? { command: [...spec.command] } : {}),
+          ...(spec.args ? { args: [...spec.args] } : {}),
+          env,
+          volumeMounts: spec.volumeMounts.map((m) => ({ ...m })),
+          resources: { limits: { [GPU_RESOURCE]: gpus }, requests: { [GPU_RESOURCE]: gpus } },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,296 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import {
+  findCondition,
+  TRAINING_JOB_CONDITIONS,
+  type TrainingJob,
+  type TrainingJobState,
+} from '../api/v1alpha1/index.js';
+import { Decimal } from '../economics/decimal.js';
+import { deepEqual, rfc3339, type Condition } from '../kube/status.js';
+import { RUN_LABEL } from './labels.js';
+import { isTerminal, isTerminating, podNode, trainingPodName } from './pods.js';
+import { assignedNodes, type JobPhase } from './snapshot.js';
+
+/**
+ * The job reconciler's part of a TrainingJob's status (field manager rigshift): Running, Succeeded and Failed,
+ * state, replicas, times and earnings; and which pods must exist or go. A pure function of the job, its pods
+ * and whether its nodes are ready.
+ */
+
+export const JOB_CONDITIONS = ['Running', 'Succeeded', 'Failed'] as const;
+/** Earnings are brought up to date at least this often while a job runs. */
+export const ACCRUE_EVERY_MS = 60_000;
+
+export interface ProgressStatus {
+  observedGeneration?: number;
+  conditions: Condition[];
+  state: TrainingJobState;
+  readyReplicas: number;
+  startTime?: string;
+  endTime?: string;
+  gpuHours?: string;
+  earnedUsd?: string;
+  lastAccrualTime?: string;
+}
+
+export interface ReplicaPod {
+  replica: number;
+  node: string;
+  name: string;
+}
+
+export interface Progress {
+  status: ProgressStatus;
+  /** Pods to create now (all of the gang at once). */
+  create: ReplicaPod[];
+  /** Pods to stop (checkpoint grace period): other runs, wrong nodes, or the job no longer runs. */
+  stop: V1Pod[];
+  /** Something worth an Event. */
+  events: { type: 'Normal' | 'Warning'; reason: string; note: string }[];
+  /** When to look again without an event. */
+  requeueAfterMs?: number;
+}
+
+export interface ProgressInput {
+  job: TrainingJob;
+  phase: JobPhase;
+  /** The job's own pods (any run, any phase). */
+  pods: readonly V1Pod[];
+  /** Every assigned node is in mode training. */
+  nodesReady: boolean;
+  nowMs: number;
+}
+
+const cond = (
+  type: string,
+  status: 'True' | 'False',
+  reason: string,
+  message: string,
+  gen?: number,
+): Condition => {
+  const c: Condition = { type, status, reason, message };
+  if (gen !== undefined) c.observedGeneration = gen;
+  return c;
+};
+
+function isReady(pod: V1Pod): boolean {
+  return (
+    pod.status?.phase === 'Running' &&
+    (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+  );
+}
+
+function dec(text: string | undefined): Decimal {
+  if (!text) return Decimal.ZERO;
+  try {
+    return Decimal.parse(text);
+  } catch {
+    return Decimal.ZERO;
+  }
+}
+
+/** "1.5", "0.000123": fixed places, trailing zeros dropped. */
+function plain(d: Decimal, places: number): string {
+  const t = d.toFixed(places, 'halfUp');
+  return t.includes('.') ? t.replace(/0+$/, '').replace(/\.$/, '') : t;
+}
+
+export function jobProgress(input: ProgressInput): Progress {
+  const { job, phase, pods } = input;
+  const name = job.metadata.name ?? '';
+  const gen = job.metadata.generation;
+  const status = job.status ?? {};
+  const nowSec = Math.floor(input.nowMs / 1000) * 1000;
+  const run = status.preemptions ?? 0;
+  const replicas = job.spec.replicas;
+  const gpus = replicas * job.spec.gpusPerReplica;
+  const events: Progress['events'] = [];
+
+  const wasSucceeded = findCondition(status.conditions, 'Succeeded');
+  const wasFailed = findCondition(status.conditions, 'Failed');
+  const wasRunning = findCondition(status.conditions, 'Running')?.status === 'True';
+
+  // Which pods should exist: the current run's replicas on their assigned nodes, while admitted.
+  const assigned = assignedNodes(job);
+  const active = (phase === 'admitted' || phase === 'running') && assigned !== undefined;
+  const wanted: ReplicaPod[] = active
+    ? assigned.map((node, replica) => ({ replica, node, name: trainingPodName(name, run, replica) }))
+    : [];
+  const byName = new Map(pods.map((p) => [p.metadata?.name ?? '', p]));
+  const isWanted = (p: V1Pod): boolean =>
+    wanted.some((w) => w.name === p.metadata?.name && w.node === podNode(p));
+  const current = wanted
+    .map((w) => byName.get(w.name))
+    .filter((p): p is V1Pod => p !== undefined && isWanted(p));
+
+  let succeeded: Condition | undefined = wasSucceeded?.status === 'True' ? wasSucceeded : undefined;
+  let failed: Condition | undefined = wasFailed?.status === 'True' ? wasFailed : undefined;
+  if (!succeeded && !failed && active) {
+    const failedPod = current.find((p) => p.status?.phase === 'Failed');
+    if (failedPod) {
+      const node = podNode(failedPod) ?? '?';
+      const why = failedPod.status?.reason ?? failedPod.status?.message ?? 'container failed';
+      failed = cond(
+        'Failed',
+        'True',
+        'PodFailed',
+        `pod ${failedPod.metadata?.name} on ${node} failed: ${why}`,
+        gen,
+      );
+      events.push({ type: 'Warning', reason: 'Failed', note: failed.message ?? '' });
+    } else if (current.length === replicas && current.every((p) => p.status?.phase === 'Succeeded')) {
+      succeeded = cond('Succeeded', 'True', 'AllReplicasSucceeded', `all ${replicas} replicas exited 0`, gen);
+      events.push({ type: 'Normal', reason: 'Succeeded', note: succeeded.message ?? '' });
+    }
+  }
+  const ended = succeeded !== undefined || failed !== undefined;
+  const ready = ended ? 0 : current.filter(isReady).length;
+  let runningNow = !ended && active && ready === replicas;
+
+  // Accrual: GPU-hours and earnings for the time the job ran since the last accrual.
+  let gpuHours = dec(status.gpuHours);
+  let earned = dec(status.earnedUsd);
+  let last = status.lastAccrualTime;
+  const lastMs = last ? Date.parse(last) : NaN;
+  const transition = runningNow !== wasRunning;
+  if (wasRunning && !Number.isNaN(lastMs) && (transition || nowSec - lastMs >= ACCRUE_EVERY_MS)) {
+    const ms = Math.max(0, nowSec - lastMs);
+    const hours = Decimal.fraction(BigInt(ms), 3_600_000n).times(Decimal.of(gpus));
+    gpuHours = gpuHours.plus(hours);
+    earned = earned.plus(hours.times(dec(job.spec.bidUsdPerGpuHour)));
+    last = rfc3339(new Date(nowSec));
+  } else if (runningNow && !wasRunning) {
+    last = rfc3339(new Date(nowSec));
+  }
+
+  // Deadline: total run time, from GPU-hours.
+  if (runningNow && job.spec.maxRuntimeSeconds !== undefined && gpus > 0) {
+    const ranSeconds = gpuHours.times(Decimal.of(3600)).div(Decimal.of(gpus)).toNumber();
+    if (ranSeconds >= job.spec.maxRuntimeSeconds) {
+      failed = cond(
+        'Failed',
+        'True',
+        'DeadlineExceeded',
+        `ran ${Math.round(ranSeconds)} s, the limit is ${job.spec.maxRuntimeSeconds} s`,
+        gen,
+      );
+      events.push({ type: 'Warning', reason: 'DeadlineExceeded', note: failed.message ?? '' });
+      runningNow = false;
+    }
+  }
+  const terminal = succeeded !== undefined || failed !== undefined;
+
+  // Pods: create the gang once its nodes are ready; stop everything not wanted.
+  const create: ReplicaPod[] = [];
+  if (active && !terminal && input.nodesReady) {
+    for (const w of wanted) if (!byName.has(w.name)) create.push(w);
+  }
+  const keep = terminal ? () => false : isWanted;
+  const stop = pods.filter((p) => !isTerminal(p) && !isTerminating(p) && !keep(p));
+
+  const running = runningNow
+    ? cond('Running', 'True', 'AllReplicasRunning', `${replicas} of ${replicas} replicas running`, gen)
+    : cond(
+        'Running',
+        'False',
+        notRunningReason(phase, terminal, succeeded !== undefined, active),
+        notRunningMessage(ready, replicas, active, input.nodesReady),
+        gen,
+      );
+  if (runningNow && !wasRunning)
+    events.push({ type: 'Normal', reason: 'Running', note: running.message ?? '' });
+  if (create.length > 0) {
+    const where = create.map((c) => `${c.name} on ${c.node}`).join(', ');
+    events.push({ type: 'Normal', reason: 'PodsCreated', note: `starting the gang: ${where}` });
+  }
+  if (stop.length > 0) {
+    events.push({
+      type: 'Normal',
+      reason: 'PodsStopped',
+      note: `stopping ${stop.length} pod${stop.length === 1 ? '' : 's'} with a ${job.spec.checkpointGracePeriodSeconds} s checkpoint grace period (${phase}${terminal ? ', ended' : ''})`,
+    });
+  }
+
+  const conditions = [
+    running,
+    succeeded ?? cond('Succeeded', 'False', 'NotFinished', '', gen),
+    failed ?? cond('Failed', 'False', 'NotFailed', '', gen),
+  ];
+  const out: ProgressStatus = {
+    conditions,
+    state: stateOf(job, [
+      ...(status.conditions ?? []).filter((c) => !(JOB_CONDITIONS as readonly string[]).includes(c.type)),
+      ...conditions,
+    ]),
+    readyReplicas: ready,
+  };
+  if (gen !== undefined) out.observedGeneration = gen;
+  const startTime = status.startTime ?? (runningNow ? rfc3339(new Date(nowSec)) : undefined);
+  if (startTime) out.startTime = startTime;
+  const endTime = status.endTime ?? (terminal ? rfc3339(new Date(nowSec)) : undefined);
+  if (endTime) out.endTime = endTime;
+  if (status.gpuHours !== undefined || !gpuHours.eq(Decimal.ZERO)) out.gpuHours = plain(gpuHours, 9);
+  if (status.earnedUsd !== undefined || !earned.eq(Decimal.ZERO)) out.earnedUsd = plain(earned, 6);
+  if (last) out.lastAccrualTime = last;
+
+  let requeueAfterMs: number | undefined;
+  if (runningNow) {
+    const since = last ? Date.parse(last) : nowSec;
+    requeueAfterMs = Math.max(1000, since + ACCRUE_EVERY_MS - input.nowMs);
+  }
+  const result: Progress = { status: out, create, stop, events };
+  if (requeueAfterMs !== undefined) result.requeueAfterMs = requeueAfterMs;
+  return result;
+}
+
+function notRunningReason(phase: JobPhase, terminal: boolean, succeeded: boolean, active: boolean): string {
+  if (terminal) return succeeded ? 'Completed' : 'Failed';
+  if (phase === 'suspended') return 'Suspended';
+  if (phase === 'deleting') return 'Deleting';
+  if (active) return 'Starting';
+  return 'NotAdmitted';
+}
+
+function notRunningMessage(ready: number, replicas: number, active: boolean, nodesReady: boolean): string {
+  if (!active) return '';
+  if (!nodesReady) return 'waiting for the assigned nodes to finish switching to training';
+  return `${ready} of ${replicas} replicas running`;
+}
+
+/** status.state: Suspended, else the latest condition in lifecycle order that is True. */
+export function stateOf(job: TrainingJob, conditions: readonly Condition[]): TrainingJobState {
+  const trueOf = (t: string) => conditions.some((c) => c.type === t && c.status === 'True');
+  if (trueOf('Succeeded')) return 'Succeeded';
+  if (trueOf('Failed')) return 'Failed';
+  if (job.spec.suspend) return 'Suspended';
+  let state: TrainingJobState = 'Queued';
+  for (const t of TRAINING_JOB_CONDITIONS) if (trueOf(t)) state = t;
+  // Preempted stays True until the job runs again; while it waits it is shown as Preempted.
+  if (trueOf('Running')) state = 'Running';
+  return state;
+}
+
+/** Does the job's status already say this (the job reconciler's fields only)? */
+export function progressUpToDate(job: TrainingJob, desired: ProgressStatus): boolean {
+  const s = (job.status ?? {}) as Record<string, unknown>;
+  for (const d of desired.conditions) {
+    const c = findCondition(job.status?.conditions, d.type);
+    if (!c) return false;
+    const { lastTransitionTime: _a, ...have } = { ...c, message: c.message ?? '' };
+    const { lastTransitionTime: _b, ...want } = { ...d, message: d.message ?? '' };
+    if (!deepEqual(have, want)) return false;
+  }
+  const fields = [
+    'observedGeneration',
+    'state',
+    'readyReplicas',
+    'startTime',
+    'endTime',
+    'gpuHours',
+    'earnedUsd',
+    'lastAccrualTime',
+  ] as const;
+  return fields.every((f) => (s[f] ?? undefined) === (desired[f] ?? undefined));
+}
+
+export { RUN_LABEL };

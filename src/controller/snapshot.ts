@@ -1,0 +1,219 @@
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import {
+  findCondition,
+  isConditionTrue,
+  type FleetPolicySpec,
+  type MiningPool,
+  type TrainingJob,
+} from '../api/v1alpha1/index.js';
+import { Decimal } from '../economics/decimal.js';
+import type { JobShare, JobSnapshot, NodeMode, NodeSnapshot, Snapshot } from '../planner/index.js';
+import { isGpuNode, nodeGpuMemoryMiB, nodeGpus, nodeProduct, nodeState, poolForNode } from './nodes.js';
+import { isMiner, isTerminal, isTerminating, podGpus, podNode, trainingJobKeyOf } from './pods.js';
+import { plannerPolicy } from './policy.js';
+import { poolEconomics, poolName } from './pool-economics.js';
+
+/**
+ * Building the planner's Snapshot from what the informer caches hold: a pure function, so every decision the
+ * operator takes can be replayed from the cluster's state alone.
+ */
+
+export interface SnapshotInput {
+  nowMs: number;
+  /** Nodes in scope (the operator's node selector already applied). */
+  nodes: readonly V1Node[];
+  /** Pods the operator owns (mining and training). */
+  managedPods: readonly V1Pod[];
+  /** Other pods on nodes (not terminal): their GPUs are never used by rigshift. */
+  foreignPods: readonly V1Pod[];
+  jobs: readonly TrainingJob[];
+  pools: readonly MiningPool[];
+  policy: FleetPolicySpec;
+}
+
+/** Where a job stands for the planner. */
+export type JobPhase = 'deleting' | 'ended' | 'suspended' | 'running' | 'admitted' | 'pending';
+
+export interface SnapshotResult {
+  snapshot: Snapshot;
+  /** Managed GPU nodes by name. */
+  nodes: Map<string, V1Node>;
+  /** The pool each node mines for. */
+  poolOfNode: Map<string, MiningPool>;
+  /** Every job by key, with its phase (jobs not pending/admitted/running are not in the snapshot). */
+  jobs: Map<string, { job: TrainingJob; phase: JobPhase }>;
+  /** Admitted jobs sent back to the queue because a node of theirs gave up its drain. */
+  requeued: Map<string, string>;
+}
+
+export function jobKey(job: Pick<TrainingJob, 'metadata'>): string {
+  return `${job.metadata.namespace ?? ''}/${job.metadata.name ?? ''}`;
+}
+
+/** The phase of a job from its metadata, spec and conditions. */
+export function jobPhase(job: TrainingJob): JobPhase {
+  if (job.metadata.deletionTimestamp) return 'deleting';
+  const c = job.status?.conditions;
+  if (isConditionTrue(c, 'Succeeded') || isConditionTrue(c, 'Failed')) return 'ended';
+  if (job.spec.suspend) return 'suspended';
+  const assigned = assignedNodes(job);
+  if (assigned && isConditionTrue(c, 'Running')) return 'running';
+  if (assigned && isConditionTrue(c, 'Admitted')) return 'admitted';
+  return 'pending';
+}
+
+/** status.assignedNodes when it names one node per replica, else undefined. */
+export function assignedNodes(job: TrainingJob): readonly string[] | undefined {
+  const a = job.status?.assignedNodes;
+  return a && a.length === job.spec.replicas && a.length > 0 ? a : undefined;
+}
+
+/** GPUs per node of a replica list (one entry per replica), in order of first appearance. */
+export function sharesOf(nodes: readonly string[], gpusPerReplica: number): JobShare[] {
+  const byNode = new Map<string, number>();
+  for (const n of nodes) byNode.set(n, (byNode.get(n) ?? 0) + gpusPerReplica);
+  return [...byNode].map(([node, gpus]) => ({ node, gpus }));
+}
+
+/** The replica list of a placement: each node repeated once per replica it holds, nodes in the given order. */
+export function replicaNodes(shares: readonly JobShare[], gpusPerReplica: number): string[] {
+  const out: string[] = [];
+  for (const s of shares) for (let i = 0; i < Math.floor(s.gpus / gpusPerReplica); i++) out.push(s.node);
+  return out;
+}
+
+function runtimeSeconds(job: TrainingJob, nowMs: number): number {
+  const running = findCondition(job.status?.conditions, 'Running');
+  if (running?.status !== 'True') return 0;
+  const since = Date.parse(running.lastTransitionTime);
+  return Number.isNaN(since) ? 0 : Math.max(0, Math.floor((nowMs - since) / 1000));
+}
+
+function bidNumber(text: string): number {
+  try {
+    return Decimal.parse(text).toNumber();
+  } catch {
+    return 0;
+  }
+}
+
+export function buildSnapshot(input: SnapshotInput): SnapshotResult {
+  const { nowMs, policy } = input;
+  const abortCooldownMs = policy.drainTimeoutSeconds * 1000;
+
+  const nodes = new Map<string, V1Node>();
+  const poolOfNode = new Map<string, MiningPool>();
+  const aborted = new Set<string>();
+  for (const n of input.nodes) {
+    const name = n.metadata?.name;
+    if (!name || !isGpuNode(n)) continue;
+    nodes.set(name, n);
+    const pool = poolForNode(n, input.pools);
+    if (pool) poolOfNode.set(name, pool);
+    const st = nodeState(n, policy);
+    if (st.drainAbortedMs !== undefined && nowMs - st.drainAbortedMs < abortCooldownMs) aborted.add(name);
+  }
+
+  // Jobs: phases, and which job holds GPUs where.
+  const jobs = new Map<string, { job: TrainingJob; phase: JobPhase }>();
+  const requeued = new Map<string, string>();
+  const jobSnaps: JobSnapshot[] = [];
+  const holding = new Map<string, Set<string>>(); // node → jobs assigned there
+  for (const job of input.jobs) {
+    const key = jobKey(job);
+    let phase = jobPhase(job);
+    const assigned = assignedNodes(job);
+    if (phase === 'admitted' && assigned) {
+      const gaveUp = assigned.filter((n) => aborted.has(n));
+      if (gaveUp.length > 0) {
+        phase = 'pending';
+        requeued.set(key, `the drain of ${gaveUp.join(', ')} was aborted`);
+      }
+    }
+    jobs.set(key, { job, phase });
+    if (phase !== 'pending' && phase !== 'admitted' && phase !== 'running') continue;
+    const shares = phase === 'pending' || !assigned ? [] : sharesOf(assigned, job.spec.gpusPerReplica);
+    for (const s of shares) {
+      let set = holding.get(s.node);
+      if (!set) holding.set(s.node, (set = new Set()));
+      set.add(key);
+    }
+    const snap: JobSnapshot = {
+      key,
+      replicas: job.spec.replicas,
+      gpusPerReplica: job.spec.gpusPerReplica,
+      bidUsdPerGpuHour: bidNumber(job.spec.bidUsdPerGpuHour),
+      tier: job.spec.tier,
+      state: phase,
+      assigned: shares,
+      runtimeSeconds: phase === 'running' ? runtimeSeconds(job, nowMs) : 0,
+      minRuntimeSeconds: job.spec.minRuntimeSeconds,
+    };
+    if (job.spec.gpuProducts && job.spec.gpuProducts.length > 0) snap.products = job.spec.gpuProducts;
+    if (job.spec.minGpuMemoryMiB !== undefined) snap.minGpuMemoryMiB = job.spec.minGpuMemoryMiB;
+    jobSnaps.push(snap);
+  }
+
+  // GPUs on each node: our miners, and GPUs rigshift must not count on (foreign pods, leftover trainers).
+  const mining = new Map<string, number>();
+  const reserved = new Map<string, number>();
+  const add = (m: Map<string, number>, node: string, gpus: number): void => {
+    if (gpus > 0) m.set(node, (m.get(node) ?? 0) + gpus);
+  };
+  for (const pod of input.managedPods) {
+    const node = podNode(pod);
+    if (!node || !nodes.has(node) || isTerminal(pod)) continue;
+    if (isMiner(pod)) {
+      if (!isTerminating(pod)) add(mining, node, podGpus(pod));
+      continue;
+    }
+    const job = trainingJobKeyOf(pod);
+    if (job === undefined || !holding.get(node)?.has(job)) add(reserved, node, podGpus(pod));
+  }
+  for (const pod of input.foreignPods) {
+    const node = pod.spec?.nodeName;
+    if (!node || !nodes.has(node) || isTerminal(pod)) continue;
+    add(reserved, node, podGpus(pod));
+  }
+
+  const nodeSnaps: NodeSnapshot[] = [];
+  for (const [name, n] of nodes) {
+    const st = nodeState(n, policy);
+    const pool = poolOfNode.get(name);
+    let mode: NodeMode = st.mode ?? (pool ? 'mining' : 'idle');
+    let drainingTo = st.drainingTo;
+    let modeSinceMs = st.modeSinceMs ?? 0;
+    // A drain the planner asked for that the node reconciler has not begun yet counts as begun.
+    if (mode === 'mining' && !aborted.has(name) && (st.target === 'training' || st.target === 'idle')) {
+      mode = 'draining';
+      drainingTo = st.target;
+      modeSinceMs = nowMs;
+    }
+    if (mode === 'draining' && !drainingTo) drainingTo = st.target === 'training' ? 'training' : 'idle';
+    const snap: NodeSnapshot = {
+      name,
+      product: nodeProduct(n) ?? '',
+      gpus: nodeGpus(n),
+      gpuMemoryMiB: nodeGpuMemoryMiB(n),
+      mode,
+      modeSinceMs,
+      miningGpus: mining.get(name) ?? 0,
+      unschedulable: Boolean(n.spec?.unschedulable) || aborted.has(name),
+    };
+    if (mode === 'draining' && drainingTo) snap.drainingTo = drainingTo;
+    const r = reserved.get(name);
+    if (r) snap.reservedGpus = r;
+    if (pool) snap.pool = poolName(pool);
+    nodeSnaps.push(snap);
+  }
+  nodeSnaps.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+  const snapshot: Snapshot = {
+    nowMs,
+    nodes: nodeSnaps,
+    pools: input.pools.filter((p) => !p.metadata.deletionTimestamp).map((p) => poolEconomics(p, nowMs)),
+    jobs: jobSnaps,
+    policy: plannerPolicy(policy),
+  };
+  return { snapshot, nodes, poolOfNode, jobs, requeued };
+}

@@ -1,0 +1,372 @@
+// One operator scenario's world on the shared local cluster: its own namespace, uniquely labelled kwok GPU
+// nodes, its own PriorityClasses, a policy file, a MiningPool selecting only its nodes, and the operator scoped
+// to them (--namespace, --node-selector, --policy-file), run in-process or as a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { Manager, type ManagerOptions } from '../../../src/controller/manager.js';
+import { createKubeClient, type KubeClient } from '../../../src/kube/client.js';
+import { Kinds, resourcePath } from '../../../src/kube/resources.js';
+import { isNotFound } from '../../../src/kube/rest.js';
+import { createLogger } from '../../../src/log.js';
+import { getTestCluster, waitFor, type TestCluster } from '../../support/cluster.js';
+
+export const P3090 = 'NVIDIA-GeForce-RTX-3090';
+export const MODE = 'rigshift.io/mode';
+export const TAINT = 'rigshift.io/reserved';
+const CRD_DIR = join(process.cwd(), 'crds');
+const LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
+
+/** Yield of an RTX 3090 (120 MH/s, 300 W) at these prices: 120 × r / 24 − 0.3 × e. */
+export const PRICES = { revenue: '0.02', electricity: '0.05' }; // 0.1 − 0.015 = 0.085 USD/GPU-h
+
+export interface World {
+  c: TestCluster;
+  client: KubeClient;
+  ns: string;
+  nodes: string[];
+  policyFile: string;
+  dir: string;
+  /** kubectl apply -f - of YAML documents (objects without a namespace get the world's). */
+  apply(...objects: object[]): Promise<void>;
+  get<T = KubernetesObject>(
+    kind: keyof typeof Kinds,
+    name: string,
+    namespace?: string,
+  ): Promise<T | undefined>;
+  list<T = KubernetesObject>(kind: keyof typeof Kinds, query?: Record<string, string>): Promise<T[]>;
+  nodeObjects(): Promise<V1Node[]>;
+  modes(): Promise<Record<string, string | undefined>>;
+  pods(selector?: string): Promise<V1Pod[]>;
+  /** events.k8s.io/v1 Events about an object (a node's are in `default`). */
+  events(
+    name: string,
+    namespace?: string,
+  ): Promise<{ reason: string; note: string; type: string; reportingInstance?: string }[]>;
+  writePolicy(spec: Record<string, unknown>): string;
+  cleanup(): Promise<void>;
+}
+
+export interface WorldOptions {
+  prefix: string;
+  nodes: number;
+  gpus?: number;
+  policy?: Record<string, unknown>;
+  /** MiningPool spec overrides (price sources...). */
+  pool?: Record<string, unknown>;
+  /** Create the MiningPool (default true). */
+  withPool?: boolean;
+}
+
+let crdsApplied: Promise<void> | undefined;
+
+async function applyCrds(c: TestCluster): Promise<void> {
+  crdsApplied ??= (async () => {
+    await c.kubectl([
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '--field-manager=rigshift-crds',
+      '-f',
+      CRD_DIR,
+    ]);
+    await c.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/miningpools.rigshift.io',
+      'crd/trainingjobs.rigshift.io',
+      'crd/fleetpolicies.rigshift.io',
+    ]);
+  })();
+  return crdsApplied;
+}
+
+export function poolManifest(ns: string, over: Record<string, unknown> = {}): object {
+  return {
+    apiVersion: 'rigshift.io/v1alpha1',
+    kind: 'MiningPool',
+    metadata: { name: 'etc', namespace: ns },
+    spec: {
+      coin: 'ETC',
+      algorithm: 'etchash',
+      stratum: { primary: 'stratum+tcp://etc.example.org:1010' },
+      wallet: '0xabc',
+      miner: {
+        image: 'miner:1',
+        args: ['-o', '${STRATUM}', '-u', '${WALLET}.${WORKER}', '--gpus', '${GPU_COUNT}'],
+      },
+      nodeSelector: { matchLabels: { 'rigshift.io/test': ns } },
+      gpuProfiles: [
+        { product: P3090, hashrate: '120M', miningWatts: 300, trainingWatts: 350, idleWatts: 20 },
+      ],
+      revenueUsdPerMhsDay: { value: PRICES.revenue },
+      electricityUsdPerKwh: { value: PRICES.electricity },
+      ...over,
+    },
+  };
+}
+
+export function jobManifest(ns: string, name: string, spec: Record<string, unknown> = {}): object {
+  return {
+    apiVersion: 'rigshift.io/v1alpha1',
+    kind: 'TrainingJob',
+    metadata: { name, namespace: ns },
+    spec: { image: 'train:1', replicas: 2, gpusPerReplica: 8, bidUsdPerGpuHour: '1.00', ...spec },
+  };
+}
+
+/** Annotations that make kwok complete a pod after `seconds` (jitter bounded by the same delay). */
+export function completesAfter(seconds: number): Record<string, string> {
+  return {
+    'pod-complete.stage.kwok.x-k8s.io/delay': `${seconds}s`,
+    'pod-complete.stage.kwok.x-k8s.io/jitter-delay': `${seconds + 1}s`,
+  };
+}
+
+export async function createWorld(o: WorldOptions): Promise<World> {
+  const c = await getTestCluster();
+  await applyCrds(c);
+  const client = createKubeClient(c.kc);
+  const ns = await c.createNamespace(o.prefix);
+  const dir = mkdtempSync(join(tmpdir(), `rigshift-${ns}-`));
+  const pcs = { mining: `${ns}-mining`, training: `${ns}-training` };
+  const rest = client.rest;
+
+  const world: World = {
+    c,
+    client,
+    ns,
+    nodes: [],
+    dir,
+    policyFile: join(dir, 'policy.yaml'),
+    async apply(...objects) {
+      const docs = objects.map((obj) => {
+        const o2 = obj as { metadata?: { namespace?: string }; kind?: string };
+        const clusterScoped = ['Node', 'PriorityClass', 'FleetPolicy'].includes(o2.kind ?? '');
+        if (!clusterScoped && o2.metadata && !o2.metadata.namespace) o2.metadata.namespace = ns;
+        return yaml.dump(o2);
+      });
+      await c.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=e2e', '-f', '-'], {
+        input: docs.join('---\n'),
+      });
+    },
+    async get<T>(kind: keyof typeof Kinds, name: string, namespace?: string): Promise<T | undefined> {
+      const info = Kinds[kind];
+      try {
+        const res = await rest.request<T>({
+          method: 'GET',
+          path: resourcePath(info, { namespace: info.namespaced ? (namespace ?? ns) : undefined, name }),
+        });
+        return res.body;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    async list<T>(kind: keyof typeof Kinds, query: Record<string, string> = {}): Promise<T[]> {
+      const info = Kinds[kind];
+      const res = await rest.request<{ items: T[] }>({
+        method: 'GET',
+        path: resourcePath(info, { namespace: info.namespaced ? ns : undefined }),
+        query,
+      });
+      return res.body.items;
+    },
+    async nodeObjects() {
+      return world.list<V1Node>('Node', { labelSelector: `rigshift.io/test=${ns}` });
+    },
+    async modes() {
+      const out: Record<string, string | undefined> = {};
+      for (const n of await world.nodeObjects()) out[n.metadata?.name ?? ''] = n.metadata?.labels?.[MODE];
+      return out;
+    },
+    async pods(selector = 'app.kubernetes.io/managed-by=rigshift') {
+      return world.list<V1Pod>('Pod', { labelSelector: selector });
+    },
+    async events(name, namespace = ns) {
+      const res = await rest.request<{
+        items: { reason: string; note: string; type: string; reportingInstance?: string }[];
+      }>({
+        method: 'GET',
+        path: resourcePath(Kinds.Event, { namespace }),
+        query: { fieldSelector: `regarding.name=${name}` },
+      });
+      return res.body.items;
+    },
+    writePolicy(spec) {
+      const file = join(dir, `policy-${Date.now()}-${Math.random().toString(16).slice(2, 6)}.yaml`);
+      writeFileSync(file, yaml.dump({ ...spec, priorityClasses: pcs }));
+      return file;
+    },
+    async cleanup() {
+      for (const n of world.nodes) {
+        await rest
+          .request({ method: 'DELETE', path: resourcePath(Kinds.Node, { name: n }) })
+          .catch(() => undefined);
+      }
+      for (const pc of Object.values(pcs)) {
+        await rest
+          .request({ method: 'DELETE', path: resourcePath(Kinds.PriorityClass, { name: pc }) })
+          .catch(() => undefined);
+      }
+      await rest
+        .request({ method: 'DELETE', path: resourcePath(Kinds.Namespace, { name: ns }) })
+        .catch(() => undefined);
+    },
+  };
+
+  world.policyFile = world.writePolicy({
+    hysteresisPercent: 5,
+    minDwellSeconds: 0,
+    switchingSeconds: 10,
+    maxConcurrentDrains: 10,
+    drainTimeoutSeconds: 30,
+    drainTimeoutPolicy: 'Wait',
+    ...o.policy,
+  });
+  await world.apply(
+    {
+      apiVersion: 'scheduling.k8s.io/v1',
+      kind: 'PriorityClass',
+      metadata: { name: pcs.mining },
+      value: -10,
+      preemptionPolicy: 'Never',
+    },
+    {
+      apiVersion: 'scheduling.k8s.io/v1',
+      kind: 'PriorityClass',
+      metadata: { name: pcs.training },
+      value: 100000,
+    },
+  );
+  world.nodes = await c.addGpuNodes({
+    count: o.nodes,
+    product: P3090,
+    gpus: o.gpus ?? 8,
+    memoryMiB: 24576,
+    namePrefix: ns,
+    labels: { 'rigshift.io/test': ns },
+  });
+  if (o.withPool ?? true) await world.apply(poolManifest(ns, o.pool));
+  return world;
+}
+
+/** The operator in this process, scoped to the world. */
+export async function startOperator(w: World, over: Partial<ManagerOptions> = {}): Promise<Manager> {
+  const m = new Manager(
+    w.c.kc,
+    {
+      namespace: w.ns,
+      nodeSelector: `rigshift.io/test=${w.ns}`,
+      policyFile: w.policyFile,
+      minerGracePeriodSeconds: 1,
+      identity: `e2e-${w.ns}`,
+      ...over,
+    },
+    { logger: createLogger(LOG_LEVEL) },
+  );
+  await m.start();
+  return m;
+}
+
+/** The operator as a child process (`node bin/rigshift.js run ...`, the compiled dist/). */
+export interface OperatorProcess {
+  child: ChildProcess;
+  identity: string;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+export function spawnOperator(
+  w: World,
+  args: string[] = [],
+  identity = `proc-${Math.random().toString(16).slice(2, 8)}`,
+): OperatorProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      join(process.cwd(), 'bin', 'rigshift.js'),
+      'run',
+      '--kubeconfig',
+      w.c.kubeconfigPath,
+      '--namespace',
+      w.ns,
+      '--node-selector',
+      `rigshift.io/test=${w.ns}`,
+      '--policy-file',
+      w.policyFile,
+      '--miner-grace-period',
+      '1',
+      '--identity',
+      identity,
+      '--log-level',
+      'debug',
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, identity, output: () => out, exited };
+}
+
+export const modeCount = (modes: Record<string, string | undefined>, mode: string): number =>
+  Object.values(modes).filter((m) => m === mode).length;
+
+export const isRunning = (p: V1Pod): boolean =>
+  p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp;
+
+export const podNodeOf = (p: V1Pod): string | undefined =>
+  p.spec?.nodeName ?? p.metadata?.annotations?.['rigshift.io/node'];
+
+export const hasTaint = (n: V1Node): boolean => (n.spec?.taints ?? []).some((t) => t.key === TAINT);
+
+/** Waits until every node of the world is mining with exactly one running miner; returns miners by node. */
+export async function waitAllMining(w: World, timeoutMs = 60_000): Promise<Map<string, V1Pod>> {
+  return waitFor(
+    'every node mining with one running miner',
+    async () => {
+      const modes = await w.modes();
+      if (modeCount(modes, 'mining') !== w.nodes.length) return undefined;
+      const miners = (await w.pods('rigshift.io/miningpool=etc')).filter(isRunning);
+      const byNode = new Map<string, V1Pod>();
+      for (const p of miners) {
+        const n = podNodeOf(p) ?? '';
+        if (byNode.has(n)) return undefined;
+        byNode.set(n, p);
+      }
+      return w.nodes.every((n) => byNode.has(n)) ? byNode : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+export type Job = KubernetesObject & {
+  spec: Record<string, unknown>;
+  status?: {
+    state?: string;
+    assignedNodes?: string[];
+    waitingReason?: string;
+    preemptions?: number;
+    gpuHours?: string;
+    earnedUsd?: string;
+    conditions?: {
+      type: string;
+      status: string;
+      reason: string;
+      message: string;
+      lastTransitionTime: string;
+    }[];
+  };
+};
+
+export const conditionOf = (j: Job | undefined, type: string) =>
+  j?.status?.conditions?.find((c) => c.type === type);
+
+export { waitFor };

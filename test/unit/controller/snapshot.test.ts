@@ -1,0 +1,288 @@
+// buildSnapshot: what the planner is told about the cluster, from informer-cache objects alone.
+import { describe, expect, it } from '@jest/globals';
+import {
+  buildSnapshot,
+  jobPhase,
+  replicaNodes,
+  sharesOf,
+  type SnapshotInput,
+} from '../../../src/controller/snapshot.js';
+import { plan } from '../../../src/planner/index.js';
+import {
+  NOW,
+  condition,
+  foreignPod,
+  gpuNode,
+  iso,
+  job,
+  minerPod,
+  modeNode,
+  policy,
+  pool,
+  trainerPod,
+} from './operator-fixtures.js';
+
+function input(over: Partial<SnapshotInput> = {}): SnapshotInput {
+  return {
+    nowMs: NOW,
+    nodes: [],
+    managedPods: [],
+    foreignPods: [],
+    jobs: [],
+    pools: [pool()],
+    policy: policy(),
+    ...over,
+  };
+}
+
+const running = (nodes: string[], since = NOW - 600_000) =>
+  ({
+    assignedNodes: nodes,
+    conditions: [condition('Admitted', 'True', since), condition('Running', 'True', since)],
+  }) as Record<string, unknown>;
+
+describe('nodes', () => {
+  it.each([
+    ['an unlabelled node a pool selects starts as mining', gpuNode('a'), 'mining', undefined],
+    [
+      'an unlabelled node no pool selects is idle',
+      gpuNode('a', { labels: { farm: 'other' } }),
+      'idle',
+      undefined,
+    ],
+    ['the mode label is the mode', modeNode('a', 'training'), 'training', undefined],
+    [
+      'a mining node the planner sent to training is already draining',
+      modeNode('a', 'mining', 'training'),
+      'draining',
+      'training',
+    ],
+    ['a mining node sent to idle is draining to idle', modeNode('a', 'mining', 'idle'), 'draining', 'idle'],
+    [
+      'a draining node keeps its destination',
+      modeNode('a', 'draining', 'training', { 'rigshift.io/draining-to': 'training' }),
+      'draining',
+      'training',
+    ],
+  ])('%s', (_name, node, mode, drainingTo) => {
+    const s = buildSnapshot(input({ nodes: [node] })).snapshot;
+    expect(s.nodes).toHaveLength(1);
+    expect(s.nodes[0]?.mode).toBe(mode);
+    expect(s.nodes[0]?.drainingTo).toBe(drainingTo);
+  });
+
+  it('reads product, GPUs, memory, dwell start and the pool, and skips nodes without GPUs', () => {
+    const noGpu = gpuNode('cpu', { gpus: 0 });
+    const s = buildSnapshot(
+      input({ nodes: [modeNode('b', 'mining'), noGpu, gpuNode('a', { gpus: 4 })] }),
+    ).snapshot;
+    expect(s.nodes.map((n) => n.name)).toEqual(['a', 'b']);
+    expect(s.nodes[1]).toMatchObject({
+      product: 'NVIDIA-GeForce-RTX-3090',
+      gpus: 8,
+      gpuMemoryMiB: 24576,
+      modeSinceMs: NOW - 3_600_000,
+      pool: 'farm/etc',
+      unschedulable: false,
+    });
+    expect(s.nodes[0]?.gpus).toBe(4);
+  });
+
+  it('counts live miners, not terminating ones, and reserves GPUs of foreign pods and stray trainers', () => {
+    const terminating = minerPod('m2', 'a', 8, { deletionTimestamp: new Date(NOW) });
+    const pods = [minerPod('m1', 'a', 6), terminating, trainerPod('gone', 'a', 2)];
+    const foreign = [
+      foreignPod('f1', 'a', 1),
+      foreignPod('done', 'a', 4, 'Succeeded'),
+      foreignPod('elsewhere', 'zz', 4),
+    ];
+    const s = buildSnapshot(
+      input({ nodes: [modeNode('a', 'mining')], managedPods: pods, foreignPods: foreign }),
+    ).snapshot;
+    expect(s.nodes[0]).toMatchObject({ miningGpus: 6, reservedGpus: 3 });
+  });
+
+  it('cordoned nodes and nodes whose drain was just aborted are unschedulable (the planner holds them)', () => {
+    const cordoned = modeNode('a', 'mining', 'mining', {}, { unschedulable: true });
+    const aborted = modeNode('b', 'mining', 'training', { 'rigshift.io/drain-aborted': iso(NOW - 10_000) });
+    const longAgo = modeNode('c', 'mining', 'mining', { 'rigshift.io/drain-aborted': iso(NOW - 3_600_000) });
+    const s = buildSnapshot(
+      input({ nodes: [cordoned, aborted, longAgo], policy: policy({ drainTimeoutSeconds: 60 }) }),
+    ).snapshot;
+    expect(s.nodes.map((n) => [n.name, n.mode, n.unschedulable])).toEqual([
+      ['a', 'mining', true],
+      ['b', 'mining', true],
+      ['c', 'mining', false],
+    ]);
+  });
+});
+
+describe('jobs', () => {
+  it.each([
+    ['new', job('j'), 'pending'],
+    [
+      'admitted',
+      job('j', {}, { assignedNodes: ['a', 'b'], conditions: [condition('Admitted', 'True')] }),
+      'admitted',
+    ],
+    ['running', job('j', {}, running(['a', 'b'])), 'running'],
+    [
+      'admitted with the wrong number of nodes',
+      job('j', {}, { assignedNodes: ['a'], conditions: [condition('Admitted', 'True')] }),
+      'pending',
+    ],
+    ['succeeded', job('j', {}, { conditions: [condition('Succeeded', 'True')] }), 'ended'],
+    ['failed', job('j', {}, { conditions: [condition('Failed', 'True')] }), 'ended'],
+    ['suspended', job('j', { suspend: true }), 'suspended'],
+    ['deleted', job('j', {}, running(['a', 'b']), { deletionTimestamp: iso(NOW) }), 'deleting'],
+  ])('phase of a %s job', (_n, j, phase) => {
+    expect(jobPhase(j)).toBe(phase);
+  });
+
+  it('passes pending, admitted and running jobs with their shares; ended, suspended and deleted ones hold nothing', () => {
+    const jobs = [
+      job(
+        'run',
+        { tier: 'Interruptible', minRuntimeSeconds: 3600, bidUsdPerGpuHour: '1.25' },
+        running(['a', 'b'], NOW - 120_000),
+      ),
+      job('wait', { gpuProducts: ['NVIDIA-GeForce-RTX-3090'], minGpuMemoryMiB: 20000 }),
+      job('done', {}, { assignedNodes: ['c', 'd'], conditions: [condition('Succeeded', 'True')] }),
+      job('gone', {}, running(['c', 'd']), { deletionTimestamp: iso(NOW) }),
+    ];
+    const r = buildSnapshot(input({ nodes: ['a', 'b', 'c', 'd'].map((n) => modeNode(n, 'training')), jobs }));
+    expect(r.snapshot.jobs).toEqual([
+      {
+        key: 'ml/run',
+        replicas: 2,
+        gpusPerReplica: 8,
+        bidUsdPerGpuHour: 1.25,
+        tier: 'Interruptible',
+        state: 'running',
+        assigned: [
+          { node: 'a', gpus: 8 },
+          { node: 'b', gpus: 8 },
+        ],
+        runtimeSeconds: 120,
+        minRuntimeSeconds: 3600,
+      },
+      {
+        key: 'ml/wait',
+        replicas: 2,
+        gpusPerReplica: 8,
+        bidUsdPerGpuHour: 1,
+        tier: 'OnDemand',
+        state: 'pending',
+        assigned: [],
+        runtimeSeconds: 0,
+        minRuntimeSeconds: 0,
+        products: ['NVIDIA-GeForce-RTX-3090'],
+        minGpuMemoryMiB: 20000,
+      },
+    ]);
+    expect([...r.jobs].map(([k, v]) => [k, v.phase])).toEqual([
+      ['ml/run', 'running'],
+      ['ml/wait', 'pending'],
+      ['ml/done', 'ended'],
+      ['ml/gone', 'deleting'],
+    ]);
+  });
+
+  it('trainers of an assigned job are its own GPUs, not reserved ones', () => {
+    const j = job('run', {}, running(['a', 'b']));
+    const pods = [trainerPod('run', 'a'), trainerPod('run', 'b'), trainerPod('old', 'b', 0)];
+    const s = buildSnapshot(
+      input({ nodes: [modeNode('a', 'training'), modeNode('b', 'training')], jobs: [j], managedPods: pods }),
+    ).snapshot;
+    expect(s.nodes.map((n) => n.reservedGpus)).toEqual([undefined, undefined]);
+  });
+
+  it('sends an admitted job back to the queue when a drain for it was aborted', () => {
+    const j = job('adm', {}, { assignedNodes: ['a', 'b'], conditions: [condition('Admitted', 'True')] });
+    const nodes = [
+      modeNode('a', 'mining', 'training', { 'rigshift.io/drain-aborted': iso(NOW - 5000) }),
+      modeNode('b', 'training'),
+    ];
+    const r = buildSnapshot(input({ nodes, jobs: [j] }));
+    expect(r.snapshot.jobs[0]).toMatchObject({ state: 'pending', assigned: [] });
+    expect(r.requeued.get('ml/adm')).toBe('the drain of a was aborted');
+  });
+
+  it('several replicas on one node: one entry each, shares summed', () => {
+    expect(sharesOf(['a', 'a', 'b'], 4)).toEqual([
+      { node: 'a', gpus: 8 },
+      { node: 'b', gpus: 4 },
+    ]);
+    expect(replicaNodes(sharesOf(['a', 'a', 'b'], 4), 4)).toEqual(['a', 'a', 'b']);
+  });
+});
+
+describe('pools and policy', () => {
+  it('a known yield reaches the planner; an unknown one holds every node of the pool', () => {
+    const known = buildSnapshot(input({ nodes: [gpuNode('a')] })).snapshot;
+    expect(known.pools[0]?.products[0]).toMatchObject({
+      miningUsdPerGpuHour: 0.3,
+      electricityUsdPerKwh: 0.1,
+      trainingWatts: 350,
+    });
+    const unknownPool = pool(
+      'etc',
+      {},
+      {
+        observedGeneration: 1,
+        conditions: [
+          {
+            type: 'YieldKnown',
+            status: 'False',
+            reason: 'Stale',
+            message: 'price too old',
+            lastTransitionTime: iso(NOW),
+            observedGeneration: 1,
+          },
+        ],
+      },
+    );
+    const s = buildSnapshot(
+      input({ nodes: [modeNode('a', 'mining')], pools: [unknownPool], jobs: [job('j', { replicas: 1 })] }),
+    ).snapshot;
+    expect(s.pools[0]?.products[0]?.miningUsdPerGpuHour).toBeNull();
+    const p = plan(s);
+    expect(p.nodes[0]?.mode).toBe('mining');
+    expect(p.placements).toEqual([]);
+  });
+
+  it('the policy floor and numbers reach the planner', () => {
+    const s = buildSnapshot(
+      input({ policy: policy({ floorRentalUsdPerGpuHour: '0.25', maxConcurrentDrains: 2 }) }),
+    ).snapshot;
+    expect(s.policy).toMatchObject({
+      floorRentalUsdPerGpuHour: 0.25,
+      maxConcurrentDrains: 2,
+      minDwellSeconds: 0,
+    });
+  });
+});
+
+describe('end to end through plan()', () => {
+  it('six mining nodes and a 2×8 job bidding above yield: two nodes drain, four keep mining', () => {
+    const nodes = ['n0', 'n1', 'n2', 'n3', 'n4', 'n5'].map((n) => modeNode(n, 'mining'));
+    const pods = nodes.map((n) => minerPod(`m-${n.metadata?.name}`, n.metadata?.name ?? ''));
+    const s = buildSnapshot(
+      input({ nodes, managedPods: pods, jobs: [job('big')], policy: policy({ maxConcurrentDrains: 10 }) }),
+    ).snapshot;
+    const p = plan(s);
+    expect(p.placements).toHaveLength(1);
+    expect(p.placements[0]?.nodes.map((n) => n.gpus)).toEqual([8, 8]);
+    expect(p.nodes.filter((n) => n.mode === 'training')).toHaveLength(2);
+    expect(p.nodes.filter((n) => n.mode === 'mining')).toHaveLength(4);
+    expect(p.drains).toHaveLength(2);
+  });
+
+  it('a job bidding below yield waits with the reason', () => {
+    const nodes = ['n0', 'n1'].map((n) => modeNode(n, 'mining'));
+    const s = buildSnapshot(input({ nodes, jobs: [job('cheap', { bidUsdPerGpuHour: '0.10' })] })).snapshot;
+    const p = plan(s);
+    expect(p.placements).toEqual([]);
+    expect(p.queued[0]).toMatchObject({ job: 'ml/cheap', code: 'BidBelowYield' });
+  });
+});
