@@ -97,6 +97,7 @@ export class Informer<T extends KubernetesObject> {
     this.guard = new GuardedWatch(opts.watch ?? new k8s.Watch(client.kc), {
       clock: this.clock,
       timeoutSeconds: opts.watchTimeoutSeconds ?? 300,
+      isRunning: () => this.running,
       onStart: () => {
         // ListWatch only watches once its list has been applied to the cache.
         this.counters.watches++;
@@ -260,10 +261,18 @@ function errorText(err: unknown): string {
  */
 class GuardedWatch implements WatchLike {
   private readonly live = new Set<AbortController>();
+  /** Bumped by abortAll: a watch still connecting when it was called is aborted as soon as it connects. */
+  private epoch = 0;
 
   constructor(
     private readonly inner: WatchLike,
-    private readonly opts: { clock: Clock; timeoutSeconds: number; onStart(): void; onEvent(): void },
+    private readonly opts: {
+      clock: Clock;
+      timeoutSeconds: number;
+      isRunning(): boolean;
+      onStart(): void;
+      onEvent(): void;
+    },
   ) {}
 
   async watch(
@@ -272,7 +281,14 @@ class GuardedWatch implements WatchLike {
     callback: (phase: string, obj: unknown, raw?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
+    // ListWatch does not re-check stop() between its list and its watch: never open a watch once stopped.
+    if (!this.opts.isRunning()) {
+      const dead = new AbortController();
+      dead.abort();
+      return dead;
+    }
     this.opts.onStart();
+    const epoch = this.epoch;
     const { clock, timeoutSeconds } = this.opts;
     let finished = false;
     let ctrl: AbortController | undefined;
@@ -302,12 +318,18 @@ class GuardedWatch implements WatchLike {
       finish(err);
       return new AbortController();
     }
-    if (finished) ctrl.abort();
+    if (epoch !== this.epoch || !this.opts.isRunning()) {
+      // Stopped while connecting: close this stream and end it without a done (nothing restarts it).
+      finished = true;
+      clock.clearTimeout(watchdog);
+      ctrl.abort();
+    } else if (finished) ctrl.abort();
     else this.live.add(ctrl);
     return ctrl;
   }
 
   abortAll(): void {
+    this.epoch++;
     for (const c of this.live) c.abort();
     this.live.clear();
   }

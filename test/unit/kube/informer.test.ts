@@ -16,6 +16,8 @@ interface WatchCall {
 
 class FakeWatch implements WatchLike {
   calls: WatchCall[] = [];
+  /** When set, watch() answers only once the test opens the gate (a slow connect). */
+  gate: Promise<void> | undefined;
   async watch(
     path: string,
     query: Record<string, string | number | boolean | undefined>,
@@ -24,6 +26,7 @@ class FakeWatch implements WatchLike {
   ): Promise<AbortController> {
     const ctrl = new AbortController();
     this.calls.push({ path, query, emit: callback, done, ctrl });
+    if (this.gate) await this.gate;
     return ctrl;
   }
   last(): WatchCall {
@@ -44,7 +47,9 @@ const cm = (
   data,
 });
 
-function setup(lists: (() => KubernetesListObject<KubernetesObject>)[]) {
+function setup(
+  lists: (() => KubernetesListObject<KubernetesObject> | Promise<KubernetesListObject<KubernetesObject>>)[],
+) {
   const clock = new FakeClock();
   const watch = new FakeWatch();
   let listCalls = 0;
@@ -239,6 +244,33 @@ describe('Informer', () => {
     w.done(new Error('aborted'));
     await clock.advance(60_000);
     expect(watch.calls).toHaveLength(1);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('closes a watch that was still connecting when stopped', async () => {
+    const { watch, informer } = setup([listOf('10')]);
+    let open!: () => void;
+    watch.gate = new Promise((r) => (open = r));
+    informer.start();
+    await flushPromises();
+    expect(watch.calls).toHaveLength(1);
+    await informer.stop();
+    open();
+    await flushPromises();
+    expect(watch.last().ctrl.signal.aborted).toBe(true);
+    watch.last().emit('ADDED', cm('late', '11'));
+    expect(informer.get('ns', 'late')).toBeUndefined();
+  });
+
+  it('opens no watch when stopped while the list is in flight', async () => {
+    let answer!: (l: KubernetesListObject<KubernetesObject>) => void;
+    const { watch, informer, clock } = setup([() => new Promise((r) => (answer = r))]);
+    informer.start();
+    await flushPromises();
+    await informer.stop();
+    answer({ metadata: { resourceVersion: '1' }, items: [] });
+    await flushPromises();
+    expect(watch.calls).toHaveLength(0);
     expect(clock.pending()).toBe(0);
   });
 });
