@@ -12,7 +12,7 @@ import {
 } from './buckets.js';
 import { worthSwitching, type Rules } from './policy.js';
 import { duration, list, plural, seconds, usd } from './reasons.js';
-import { addShare, removeShare, rentalNet, type WorkNode } from './state.js';
+import { addShare, removeShare, rentalNet, type Econ, type WorkNode } from './state.js';
 import type { DrainStart, JobSnapshot, JobWait, Placement, Preemption, WaitCode } from './types.js';
 
 /** Jobs: keep what runs, let mining or idle take back underpaid interruptible GPUs, place pending gangs. */
@@ -242,17 +242,10 @@ class Placer {
     const { rules } = this.ctx;
     const byCls: Group[][] = Array.from({ length: CLASSES }, () => []);
     for (const gr of groups) {
-      const net = rentalNet(gr.econ, job.bidUsdPerGpuHour);
-      const beatsIdle = worthSwitching(rules, gr.econ.idle, net);
-      const beatsMining = gr.econ.mining !== null && worthSwitching(rules, gr.econ.mining, net);
-      if (beatsIdle) {
-        (byCls[TRAINING_IDLE_FREE] as Group[]).push(gr);
-        (byCls[IDLE_NODE] as Group[]).push(gr);
-      }
-      if (beatsMining) {
-        (byCls[TRAINING_MINING_FREE] as Group[]).push(gr);
-        (byCls[MINING_NODE] as Group[]).push(gr);
-      }
+      // Free GPUs would otherwise mine or idle, whichever pays: that is what the job must beat.
+      if (!worthSwitching(rules, freeRate(rules, gr.econ), rentalNet(gr.econ, job.bidUsdPerGpuHour)))
+        continue;
+      for (let c = 0; c < CLASSES; c++) (byCls[c] as Group[]).push(gr);
     }
     const tiers: Tier[] = [
       { cls: TRAINING_IDLE_FREE, groups: byCls[TRAINING_IDLE_FREE] as Group[] },
@@ -316,8 +309,8 @@ class Placer {
       const econ = p.node.econ;
       if (econ === null) continue;
       net = Math.max(net, rentalNet(econ, job.bidUsdPerGpuHour));
-      const from = needsDrain(p.cls) ? (econ.mining ?? econ.idle) : econ.idle;
-      if (needsDrain(p.cls)) fromMining = true;
+      const from = freeRate(rules, econ);
+      if (econ.mining !== null && econ.mining >= from) fromMining = true;
       worstFrom = Math.max(worstFrom, from);
     }
     const drained: string[] = [];
@@ -494,6 +487,12 @@ class Placer {
     (refused ? this.out.refused : this.out.queued).push({ job: job.key, code, reason });
     return null;
   }
+}
+
+/** What a free GPU of this economics earns: mining or idle, whichever pays more (idle only if allowed). */
+export function freeRate(rules: Rules, econ: Econ): number {
+  if (econ.mining === null) return econ.idle;
+  return rules.allowIdle ? Math.max(econ.mining, econ.idle) : econ.mining;
 }
 
 function describeNeed(job: JobSnapshot): string {

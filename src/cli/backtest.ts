@@ -1,0 +1,204 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { renderChart, fleetSeries } from '../backtest/chart.js';
+import { writeDecisions } from '../backtest/decisions.js';
+import { loadFleetPolicy, loadMiningPool } from '../backtest/manifests.js';
+import { runBacktest, type BacktestReport } from '../backtest/run.js';
+import { parseTrace } from '../backtest/trace.js';
+import { parseJobTrace } from '../backtest/jobs/trace.js';
+import { runJobsBacktest, type JobsReport } from '../backtest/jobs/run.js';
+import { writeJobDecisions } from '../backtest/jobs/decisions.js';
+import { formatUsd } from '../economics/money.js';
+import { seconds } from '../planner/reasons.js';
+import type { PlannerPolicy } from '../planner/index.js';
+
+interface Options {
+  trace: string;
+  pool: string;
+  policy: string;
+  nodes: number;
+  gpusPerNode: number;
+  json?: boolean;
+  decisions?: string;
+  chart?: string;
+  jobs?: string;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000)
+    throw new InvalidArgumentError('must be a whole number from 1 to 100000');
+  return n;
+}
+
+/** A progress bar on stderr for long runs: redrawn in place on a terminal, a few lines otherwise. */
+export function progressBar(label: string): {
+  update: (done: number, total: number) => void;
+  end: () => void;
+} {
+  const started = Date.now();
+  const tty = process.stderr.isTTY === true;
+  let shown = false;
+  let lastDraw = 0;
+  let lastTenth = -1;
+  return {
+    update(done, total) {
+      const now = Date.now();
+      if (now - started < 700 && done < total) return; // short runs stay quiet
+      const frac = total > 0 ? done / total : 1;
+      if (tty) {
+        if (now - lastDraw < 100 && done < total) return;
+        lastDraw = now;
+        const width = 30;
+        const filled = Math.round(frac * width);
+        process.stderr.write(
+          `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.floor(frac * 100)}% ${done}/${total}`,
+        );
+        shown = true;
+      } else {
+        const tenth = Math.floor(frac * 10);
+        if (tenth === lastTenth) return;
+        lastTenth = tenth;
+        process.stderr.write(`${label}: ${tenth * 10}% (${done}/${total})\n`);
+      }
+    },
+    end() {
+      if (tty && shown) process.stderr.write('\n');
+    },
+  };
+}
+
+function describePolicy(name: string, p: PlannerPolicy): string {
+  return (
+    `policy ${name}: hysteresis ${p.hysteresisPercent}%, dwell ${seconds(p.minDwellSeconds)}, switch ${seconds(p.switchingSeconds)}, ` +
+    `drains ${p.maxConcurrentDrains}, idle ${p.allowIdle ? 'allowed' : 'not allowed'}` +
+    (p.floorRentalUsdPerGpuHour > 0 ? `, floor ${p.floorRentalUsdPerGpuHour}` : '')
+  );
+}
+
+function table(report: BacktestReport | JobsReport, withJobs: boolean): string {
+  const pf = report.strategies.perfectForesight.revenueUsd;
+  const rows: string[][] = [
+    [
+      'strategy',
+      'revenue USD',
+      'switches',
+      'of perfect foresight',
+      ...(withJobs ? ['admitted', 'refused', 'preempted', 'expired'] : []),
+    ],
+  ];
+  for (const [name, s] of Object.entries(report.strategies) as [
+    string,
+    { revenueUsd: number; switches: number; jobs?: Record<string, number> },
+  ][]) {
+    rows.push([
+      name,
+      formatUsd(s.revenueUsd),
+      String(s.switches),
+      pf > 0 ? `${((s.revenueUsd / pf) * 100).toFixed(2)}%` : 'n/a',
+      ...(withJobs
+        ? ['admitted', 'refused', 'preempted', 'expired'].map((k) => (s.jobs ? String(s.jobs[k] ?? 0) : ''))
+        : []),
+    ]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows
+    .map((r) =>
+      r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   '),
+    )
+    .join('\n');
+}
+
+export function registerBacktest(program: Command): void {
+  program
+    .command('backtest')
+    .description(
+      'Replay a market trace through the planner and compare with simple strategies and perfect foresight',
+    )
+    .requiredOption(
+      '--trace <file>',
+      'market trace CSV (time, gpu_product, rental, mining revenue, electricity)',
+    )
+    .requiredOption('--pool <file>', 'MiningPool manifest: GPU profiles and pool fee')
+    .requiredOption(
+      '--policy <file>',
+      'FleetPolicy manifest: hysteresis, dwell, switching seconds, drains, idle',
+    )
+    .option('--nodes <n>', 'nodes per GPU product in the trace', positiveInt, 1)
+    .option('--gpus-per-node <g>', 'GPUs per node', positiveInt, 8)
+    .option('--json', 'print the report as JSON')
+    .option('--decisions <file>', 'write rigshift decisions as CSV (time,node,gpu_product,mode)')
+    .option('--chart <file>', 'write an SVG chart of prices, yields and fleet modes')
+    .option('--jobs <file>', 'job trace CSV: replay real demand instead of an unlimited rental market')
+    .action((opts: Options) => {
+      const trace = parseTrace(readFileSync(opts.trace, 'utf8'), basename(opts.trace));
+      const pool = loadMiningPool(opts.pool);
+      const { name, policy } = loadFleetPolicy(opts.policy);
+      const shape = { nodesPerProduct: opts.nodes, gpusPerNode: opts.gpusPerNode };
+      const bar = progressBar('rigshift backtest');
+      if (opts.jobs) {
+        const jobs = parseJobTrace(readFileSync(opts.jobs, 'utf8'), basename(opts.jobs));
+        const result = runJobsBacktest(trace, jobs, pool, policy, shape, bar.update);
+        bar.end();
+        if (opts.decisions) writeJobDecisions(opts.decisions, result);
+        if (opts.chart) {
+          writeFileSync(
+            opts.chart,
+            renderChart({
+              title: `rigshift backtest: ${basename(opts.trace)} with jobs ${basename(opts.jobs)}`,
+              subtitle: `${shape.nodesPerProduct} × ${shape.gpusPerNode}-GPU nodes per product; ${describePolicy(name, policy)}`,
+              market: result.market,
+              fleet: result.fleet,
+            }),
+          );
+        }
+        if (opts.json) console.log(JSON.stringify(result.report, null, 2));
+        else {
+          console.log(
+            `${basename(opts.trace)} with ${basename(opts.jobs)}: ${result.report.steps} steps, ${describePolicy(name, policy)}`,
+          );
+          console.log(table(result.report, true));
+          console.log(
+            `perfect foresight here is an upper bound: ${result.report.strategies.perfectForesight.bound}`,
+          );
+          console.log(
+            `capture ratio ${result.report.captureRatio ?? 'n/a'} (rigshift / that bound), ${result.report.seconds} s`,
+          );
+        }
+        return;
+      }
+      const detail = runBacktest(trace, pool, policy, shape, bar.update);
+      bar.end();
+      if (opts.decisions) writeDecisions(opts.decisions, detail.market, detail.rigshift);
+      if (opts.chart) {
+        writeFileSync(
+          opts.chart,
+          renderChart({
+            title: `rigshift backtest: ${basename(opts.trace)}`,
+            subtitle:
+              `${shape.nodesPerProduct} × ${shape.gpusPerNode}-GPU nodes per product; ${describePolicy(name, policy)}; ` +
+              `capture ${detail.report.captureRatio ?? 'n/a'}`,
+            market: detail.market,
+            fleet: fleetSeries(
+              detail.market.timeline.length,
+              detail.rigshift.nodes.length,
+              shape.gpusPerNode,
+              detail.rigshift.modes,
+            ),
+          }),
+        );
+      }
+      if (opts.json) {
+        console.log(JSON.stringify(detail.report, null, 2));
+        return;
+      }
+      const r = detail.report;
+      console.log(
+        `${basename(opts.trace)}: ${r.steps} steps, ${trace.series.length} product${trace.series.length > 1 ? 's' : ''} × ` +
+          `${shape.nodesPerProduct} node${shape.nodesPerProduct > 1 ? 's' : ''} × ${shape.gpusPerNode} GPUs; ${describePolicy(name, policy)}`,
+      );
+      console.log(table(r, false));
+      console.log(`capture ratio ${r.captureRatio ?? 'n/a'} (rigshift / perfect foresight), ${r.seconds} s`);
+    });
+}
