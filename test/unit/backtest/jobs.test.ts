@@ -1,0 +1,142 @@
+import { describe, expect, it } from '@jest/globals';
+import { runJobsBacktest } from '../../../src/backtest/jobs/run.js';
+import { parseJobTrace } from '../../../src/backtest/jobs/trace.js';
+import { parseTrace } from '../../../src/backtest/trace.js';
+import { P3090, policy, pool, rng } from './fixtures.js';
+
+// One RTX 3090 profile with round numbers: at 0.1 USD/kWh mining earns 100 × 0.048 / 24 − 0.02 = 0.18,
+// idle −0.002, and a job bidding 0.5 earns 0.5 − 0.03 = 0.47 per GPU-hour. S = 360 s: a switched hour keeps 0.9.
+const PROFILE = { [P3090]: { hashrate: '100M', miningWatts: 200, trainingWatts: 300, idleWatts: 20 } };
+const POLICY = policy({
+  hysteresisPercent: 5,
+  minDwellSeconds: 3600,
+  switchingSeconds: 360,
+  maxConcurrentDrains: 1,
+});
+
+function market(electricity: number[]): string {
+  const lines = ['time,gpu_product,rental_usd_per_gpu_hour,mining_usd_per_mhs_day,electricity_usd_per_kwh'];
+  electricity.forEach((e, k) =>
+    lines.push(`${new Date(Date.UTC(2024, 0, 1, k)).toISOString()},${P3090},0.3,0.048,${e}`),
+  );
+  return lines.join('\n');
+}
+
+const HEADER =
+  'submit_time,name,gpu_product,replicas,gpus_per_replica,duration_hours,bid_usd_per_gpu_hour,tier,patience_hours';
+
+function run(electricity: number[], jobs: string[], nodes = 1, gpus = 4) {
+  return runJobsBacktest(
+    parseTrace(market(electricity)),
+    parseJobTrace([HEADER, ...jobs].join('\n')),
+    pool(PROFILE, '0'),
+    POLICY,
+    { nodesPerProduct: nodes, gpusPerNode: gpus },
+  );
+}
+
+describe('backtest with a job trace', () => {
+  it('accounts GPU by GPU, worked out by hand', () => {
+    const d = run(
+      [0.1, 0.1, 0.1, 0.1],
+      [
+        // Too big for a 4-GPU node: refused. Submitted during step 0, so it could start at step 1 at best.
+        '2024-01-01T00:10:00Z,big,,1,8,1,0.9,OnDemand,24',
+        // Pays less than mining: waits, and leaves after its hour of patience.
+        '2024-01-01T00:20:00Z,cheap,,1,1,1,0.1,OnDemand,1',
+        // Starts at step 1 on 2 GPUs, runs two steps; the other 2 GPUs keep mining.
+        `2024-01-01T00:30:00Z,a,${P3090},1,2,2,0.5,OnDemand,`,
+      ],
+    );
+    // step 0: 4 × 0.18 = 0.72; step 1: 2 × 0.47 × 0.9 + 2 × 0.18 = 1.206; step 2: 2 × 0.47 + 2 × 0.18 = 1.3;
+    // step 3: 2 × 0.18 × 0.9 + 2 × 0.18 = 0.684. Total 3.91, with 4 GPU switches.
+    for (const name of ['rigshift', 'greedy'] as const) {
+      expect(d.report.strategies[name]).toEqual({
+        revenueUsd: 3.91,
+        switches: 4,
+        jobs: { admitted: 1, refused: 1, preempted: 0, expired: 1 },
+      });
+    }
+    // Mining only: 4 × 0.18 × 4 steps; "a" is still waiting when the trace ends (24 h of patience).
+    expect(d.report.strategies.alwaysMine).toEqual({
+      revenueUsd: 2.88,
+      switches: 0,
+      jobs: { admitted: 0, refused: 1, preempted: 0, expired: 1 },
+    });
+  });
+
+  it('stops an interruptible job in a power spike and resumes it after', () => {
+    const d = run([0.1, 0.1, 5, 0.1, 0.1], ['2024-01-01T00:30:00Z,a,,1,4,2,0.5,Interruptible,24']);
+    // rigshift: mine 0.72; train 4 × 0.47 × 0.9 = 1.692; spike: the job (0.5 − 1.5 = −1.0) is stopped and the
+    // node idles, 4 × −0.1 × 0.9 = −0.36; the job resumes for its last hour, 1.692; back to mining, 0.648.
+    expect(d.report.strategies.rigshift).toEqual({
+      revenueUsd: 4.39,
+      switches: 16,
+      jobs: { admitted: 1, refused: 0, preempted: 1, expired: 0 },
+    });
+    // greedy never stops a job: it runs through the spike at −1.0 per GPU-hour.
+    expect(d.report.strategies.greedy.revenueUsd).toBe(-0.22);
+  });
+
+  it('never reports more than its upper bound, and says what the bound is', () => {
+    for (const seed of [1, 2, 3]) {
+      const r = rng(seed);
+      const elec = Array.from({ length: 30 }, () => (r() < 0.1 ? 2 + r() * 3 : r() * 0.2).toFixed(4)).map(
+        Number,
+      );
+      const jobs = Array.from({ length: 25 }, (_, i) => {
+        const at = new Date(Date.UTC(2024, 0, 1) + r() * 25 * 3_600_000).toISOString();
+        const tier = r() < 0.6 ? 'Interruptible' : 'OnDemand';
+        return `${at},j${i},,${1 + Math.floor(r() * 2)},${[1, 2, 4][Math.floor(r() * 3)]},${1 + Math.floor(r() * 6)},${(0.1 + r() * 0.6).toFixed(4)},${tier},${Math.floor(r() * 12)}`;
+      });
+      const d = run(elec, jobs, 2, 4);
+      const bound = d.report.strategies.perfectForesight.revenueUsd;
+      for (const [name, s] of Object.entries(d.report.strategies)) {
+        if (name !== 'perfectForesight') expect(s.revenueUsd).toBeLessThanOrEqual(bound);
+      }
+      expect(d.report.strategies.perfectForesight.bound).toMatch(/^Lagrangian relaxation/);
+      expect(d.report.captureRatio).toBeGreaterThan(0);
+      expect(d.report.captureRatio).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+describe('job trace parsing', () => {
+  it('reads defaults and sorts by submission', () => {
+    const jobs = parseJobTrace(
+      'name,submit_time,gpu_product,replicas,gpus_per_replica,duration_hours,bid_usd_per_gpu_hour,tier\r\n' +
+        'b,2024-01-01T02:00:00Z,,2,8,3,0.4,OnDemand\r\n' +
+        `a,2024-01-01T01:00:00Z,${P3090},1,1,1.5,0.25,Interruptible\r\n`,
+    );
+    expect(jobs.map((j) => [j.name, j.patienceHours, j.product, j.replicas])).toEqual([
+      ['a', 24, P3090, 1],
+      ['b', 24, '', 2],
+    ]);
+  });
+
+  it.each([
+    [
+      `${HEADER}\n2024-01-01T00:00:00Z,a,,1,1,1,0.4,Spot,24`,
+      /line 2: tier 'Spot' must be OnDemand or Interruptible/,
+    ],
+    [
+      `${HEADER}\n2024-01-01T00:00:00Z,a,,0,1,1,0.4,OnDemand,24`,
+      /line 2: replicas must be a whole number of at least 1/,
+    ],
+    [
+      `${HEADER}\n2024-01-01T00:00:00Z,a,,1,1,1,abc,OnDemand,24`,
+      /line 2: bid_usd_per_gpu_hour 'abc' is not a number/,
+    ],
+    [
+      `${HEADER}\nyesterday,a,,1,1,1,0.4,OnDemand,24`,
+      /line 2: submit_time 'yesterday' is not an ISO 8601 UTC time/,
+    ],
+    [
+      `${HEADER}\n2024-01-01T00:00:00Z,a,,1,1,1,0.4,OnDemand,24\n2024-01-01T00:00:00Z,a,,1,1,1,0.4,OnDemand,24`,
+      /line 3: job name a appears twice/,
+    ],
+    ['name,tier\na,OnDemand', /missing columns submit_time, gpu_product/],
+  ])('refuses a broken job trace %#', (text, message) => {
+    expect(() => parseJobTrace(text)).toThrow(message);
+  });
+});
