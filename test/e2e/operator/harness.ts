@@ -23,6 +23,15 @@ const LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
 /** Yield of an RTX 3090 (120 MH/s, 300 W) at these prices: 120 × r / 24 − 0.3 × e. */
 export const PRICES = { revenue: '0.02', electricity: '0.05' }; // 0.1 − 0.015 = 0.085 USD/GPU-h
 
+/** An events.k8s.io/v1 Event recorded by the operator. */
+export interface OperatorEvent {
+  reason: string;
+  note: string;
+  type: string;
+  reportingController?: string;
+  reportingInstance?: string;
+}
+
 export interface World {
   c: TestCluster;
   client: KubeClient;
@@ -41,7 +50,7 @@ export interface World {
   nodeObjects(): Promise<V1Node[]>;
   modes(): Promise<Record<string, string | undefined>>;
   pods(selector?: string): Promise<V1Pod[]>;
-  /** events.k8s.io/v1 Events about an object (a node's are in `default`). */
+  /** The operator's events.k8s.io/v1 Events about an object (a node's are in `default`). */
   events(
     name: string,
     namespace?: string,
@@ -188,14 +197,12 @@ export async function createWorld(o: WorldOptions): Promise<World> {
       return world.list<V1Pod>('Pod', { labelSelector: selector });
     },
     async events(name, namespace = ns) {
-      const res = await rest.request<{
-        items: { reason: string; note: string; type: string; reportingInstance?: string }[];
-      }>({
+      const res = await rest.request<{ items: OperatorEvent[] }>({
         method: 'GET',
         path: resourcePath(Kinds.Event, { namespace }),
         query: { fieldSelector: `regarding.name=${name}` },
       });
-      return res.body.items;
+      return res.body.items.filter((e) => e.reportingController === 'rigshift.io/operator');
     },
     writePolicy(spec) {
       const file = join(dir, `policy-${Date.now()}-${Math.random().toString(16).slice(2, 6)}.yaml`);
@@ -203,6 +210,17 @@ export async function createWorld(o: WorldOptions): Promise<World> {
       return file;
     },
     async cleanup() {
+      // The operator may be gone: finalizers it would have removed must not keep the namespace alive.
+      for (const j of await world.list<KubernetesObject>('TrainingJob').catch(() => [])) {
+        await rest
+          .request({
+            method: 'PATCH',
+            path: resourcePath(Kinds.TrainingJob, { namespace: ns, name: j.metadata?.name }),
+            contentType: 'application/merge-patch+json',
+            body: { metadata: { finalizers: null } },
+          })
+          .catch(() => undefined);
+      }
       for (const n of world.nodes) {
         await rest
           .request({ method: 'DELETE', path: resourcePath(Kinds.Node, { name: n }) })
