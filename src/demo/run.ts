@@ -411,6 +411,8 @@ class JobTracker {
         namespace,
         name,
       })
-      .catch(() => undefined); // already gone
+      .catch((err: unknown) => {
+        if (!(err instanceof k8s.ApiException && err.code === 404)) throw err; // gone already is fine
+      });
   }
 }
