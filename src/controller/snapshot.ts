@@ -190,6 +190,12 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
       modeSinceMs = nowMs;
     }
     if (mode === 'draining' && !drainingTo) drainingTo = st.target === 'training' ? 'training' : 'idle';
+    // A drain for training that no job needs any more (deleted, preempted, finished) is not held: shown as
+    // mining, the planner may cancel it (or reuse the node) instead of finishing a drain for nothing.
+    if (mode === 'draining' && drainingTo === 'training' && !holding.has(name)) {
+      mode = 'mining';
+      drainingTo = undefined;
+    }
     const snap: NodeSnapshot = {
       name,
       product: nodeProduct(n) ?? '',

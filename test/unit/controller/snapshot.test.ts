@@ -64,8 +64,26 @@ describe('nodes', () => {
       'draining',
       'training',
     ],
+    [
+      'a drain for training no job needs any more is not held (shown as mining)',
+      modeNode('b', 'draining', 'training', { 'rigshift.io/draining-to': 'training' }),
+      'mining',
+      undefined,
+    ],
+    [
+      'a planned drain for training no job needs is not begun',
+      modeNode('b', 'mining', 'training'),
+      'mining',
+      undefined,
+    ],
   ])('%s', (_name, node, mode, drainingTo) => {
-    const s = buildSnapshot(input({ nodes: [node] })).snapshot;
+    // Job j is admitted on node a.
+    const j = job(
+      'j',
+      { replicas: 1 },
+      { assignedNodes: ['a'], conditions: [condition('Admitted', 'True')] },
+    );
+    const s = buildSnapshot(input({ nodes: [node], jobs: [j] })).snapshot;
     expect(s.nodes).toHaveLength(1);
     expect(s.nodes[0]?.mode).toBe(mode);
     expect(s.nodes[0]?.drainingTo).toBe(drainingTo);

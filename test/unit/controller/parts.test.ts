@@ -1,0 +1,296 @@
+// Small parts of the operator: node write bodies, taints, pod builders, echo expectations, the policy file,
+// and the flags of `rigshift run`.
+import { describe, expect, it } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Expectations } from '../../../src/controller/expectations.js';
+import { modeBody } from '../../../src/controller/node.js';
+import { taintsWith } from '../../../src/controller/nodes.js';
+import { buildMinerPod, buildTrainingPod } from '../../../src/controller/pods.js';
+import { effectivePolicy, loadPolicyFile } from '../../../src/controller/policy.js';
+import { isWriteRace } from '../../../src/controller/retry.js';
+import { parseRunOptions } from '../../../src/cli/run.js';
+import { ApiError } from '../../../src/kube/rest.js';
+import { NOW, gpuNode, job, policy, pool } from './operator-fixtures.js';
+
+describe('node writes', () => {
+  const other = {
+    key: 'node.kubernetes.io/unreachable',
+    effect: 'NoExecute',
+    timeAdded: '2025-03-01T11:00:00Z',
+  } as never;
+
+  it('taints: the reserved taint added or removed, other taints kept as they are', () => {
+    const n = gpuNode('a', { taints: [other] });
+    expect(taintsWith(n, 'rigshift.io/reserved', true)).toEqual([
+      other,
+      { key: 'rigshift.io/reserved', value: 'training', effect: 'NoSchedule' },
+    ]);
+    const reserved = gpuNode('a', {
+      taints: [other, { key: 'rigshift.io/reserved', value: 'training', effect: 'NoSchedule' }],
+    });
+    expect(taintsWith(reserved, 'rigshift.io/reserved', false)).toEqual([other]);
+  });
+
+  it('a drain writes mode, since, destination, start and the taint, over the node as last seen', () => {
+    const body = modeBody(
+      gpuNode('a', { rv: '42' }),
+      { mode: 'draining', sinceMs: NOW, drainingTo: 'training', drainStartedMs: NOW },
+      policy(),
+    );
+    expect(body).toEqual({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: 'a',
+        resourceVersion: '42',
+        labels: { 'rigshift.io/mode': 'draining' },
+        annotations: {
+          'rigshift.io/mode-since': '2025-03-01T12:00:00Z',
+          'rigshift.io/draining-to': 'training',
+          'rigshift.io/drain-started': '2025-03-01T12:00:00Z',
+        },
+      },
+      spec: { taints: [{ key: 'rigshift.io/reserved', value: 'training', effect: 'NoSchedule' }] },
+    });
+  });
+
+  it.each([
+    ['mining', false],
+    ['idle', false],
+    ['training', true],
+  ] as const)('mode %s: tainted %s, no drain annotations; keys from the policy', (mode, tainted) => {
+    const p = policy({ modeLabelKey: 'farm.example/mode', reservedTaintKey: 'farm.example/busy' });
+    const body = modeBody(gpuNode('a'), { mode, sinceMs: NOW }, p);
+    expect(body.metadata?.labels).toEqual({ 'farm.example/mode': mode });
+    expect(Object.keys(body.metadata?.annotations ?? {})).toEqual(['rigshift.io/mode-since']);
+    expect(body.spec?.taints).toEqual(
+      tainted ? [{ key: 'farm.example/busy', value: 'training', effect: 'NoSchedule' }] : [],
+    );
+  });
+});
+
+describe('pods', () => {
+  it('a miner: the pool’s container with placeholders expanded, the password from the Secret, pinned, low priority', () => {
+    const p = buildMinerPod(pool(), 'gpu-1', 6, policy(), { terminationGracePeriodSeconds: 5 });
+    expect(p.metadata?.namespace).toBe('farm');
+    expect(p.metadata?.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'rigshift',
+      'rigshift.io/miningpool': 'etc',
+      'app.kubernetes.io/component': 'miner',
+    });
+    expect(p.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'MiningPool',
+      name: 'etc',
+      uid: 'uid-etc',
+      controller: true,
+    });
+    const c = p.spec?.containers[0];
+    expect(c?.args).toEqual([
+      '-o',
+      'stratum+tcp://etc.example.org:1010',
+      '-u',
+      '0xabc.gpu-1',
+      '-p',
+      '$(RIGSHIFT_POOL_PASSWORD)',
+      '--gpus',
+      '6',
+    ]);
+    expect(c?.env).toEqual([
+      {
+        name: 'RIGSHIFT_POOL_PASSWORD',
+        valueFrom: { secretKeyRef: { name: 'pool-creds', key: 'password' } },
+      },
+    ]);
+    expect(c?.resources?.limits).toEqual({ 'nvidia.com/gpu': '6' });
+    expect(p.spec?.priorityClassName).toBe('rigshift-mining');
+    expect(p.spec?.terminationGracePeriodSeconds).toBe(5);
+    expect(
+      p.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
+    ).toEqual([{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['gpu-1'] }] }]);
+  });
+
+  it('a miner’s name changes with anything it is built from, and only then', () => {
+    const name = (gpus: number, p = pool()) =>
+      buildMinerPod(p, 'gpu-1', gpus, policy(), { terminationGracePeriodSeconds: 5 }).metadata?.name;
+    expect(name(8)).toBe(name(8));
+    expect(name(8)).toMatch(/^etc-gpu-1-[0-9a-f]{10}$/);
+    expect(name(7)).not.toBe(name(8));
+    expect(name(8, pool('etc', { miner: { image: 'miner:2' } }))).not.toBe(name(8));
+  });
+
+  it('a training replica: the job’s container and extras, its index, pinned, high priority, owned by the job', () => {
+    const j = job('llm', {
+      env: [{ name: 'EPOCHS', value: '3' }],
+      podLabels: { team: 'nlp', 'app.kubernetes.io/managed-by': 'someone-else' },
+      podAnnotations: { 'pod-complete.stage.kwok.x-k8s.io/delay': '20s' },
+      checkpointGracePeriodSeconds: 30,
+    });
+    const p = buildTrainingPod(j, 2, 1, 'gpu-7', policy());
+    expect(p.metadata?.name).toBe('llm-r2-1');
+    expect(p.metadata?.labels).toMatchObject({
+      team: 'nlp',
+      'app.kubernetes.io/managed-by': 'rigshift',
+      'rigshift.io/trainingjob': 'llm',
+      'rigshift.io/replica': '1',
+      'rigshift.io/run': '2',
+    });
+    expect(p.metadata?.annotations).toEqual({
+      'pod-complete.stage.kwok.x-k8s.io/delay': '20s',
+      'rigshift.io/node': 'gpu-7',
+    });
+    expect(p.metadata?.ownerReferences).toEqual([
+      {
+        apiVersion: 'rigshift.io/v1alpha1',
+        kind: 'TrainingJob',
+        name: 'llm',
+        uid: 'uid-llm',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    expect(p.spec).toMatchObject({
+      restartPolicy: 'Never',
+      priorityClassName: 'rigshift-training',
+      terminationGracePeriodSeconds: 30,
+    });
+    expect(p.spec?.tolerations).toEqual([
+      { key: 'rigshift.io/reserved', operator: 'Equal', value: 'training', effect: 'NoSchedule' },
+    ]);
+    expect(p.spec?.containers[0]?.env).toEqual([
+      { name: 'EPOCHS', value: '3' },
+      { name: 'RIGSHIFT_REPLICA_INDEX', value: '1' },
+      { name: 'RIGSHIFT_REPLICAS', value: '2' },
+      { name: 'RIGSHIFT_JOB_NAME', value: 'llm' },
+    ]);
+    expect(p.spec?.containers[0]?.resources?.limits).toEqual({ 'nvidia.com/gpu': '8' });
+  });
+});
+
+describe('Expectations', () => {
+  it('waits for the echo of a write, whether it arrives after or before expect()', () => {
+    const e = new Expectations(1000);
+    e.expect('Node', 'a', '10', 0);
+    expect(e.outstanding(0)).toBe(1);
+    e.observe('Node', 'a', '9');
+    expect(e.outstanding(0)).toBe(1);
+    e.observe('Node', 'a', '11'); // a later version proves ours was seen
+    expect(e.outstanding(0)).toBe(0);
+    e.observe('Node', 'b', '20'); // the echo first...
+    e.expect('Node', 'b', '20', 0); // ...then the write returns
+    expect(e.outstanding(0)).toBe(0);
+  });
+
+  it('gives up on a lost echo after its timeout; a deletion counts as seen', () => {
+    const e = new Expectations(1000);
+    e.expect('TrainingJob', 'ns/j', '5', 0);
+    e.expect('TrainingJob', 'ns/k', '6', 0);
+    e.observe('TrainingJob', 'ns/k', undefined);
+    expect(e.outstanding(999)).toBe(1);
+    expect(e.outstanding(1000)).toBe(0);
+  });
+});
+
+describe('policy', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rigshift-policy-'));
+  const write = (name: string, text: string): string => {
+    const f = join(dir, name);
+    writeFileSync(f, text);
+    return f;
+  };
+
+  it('a policy file holds a spec or a whole FleetPolicy, with defaults applied', () => {
+    expect(
+      loadPolicyFile(write('spec.yaml', 'minDwellSeconds: 5\ndrainTimeoutPolicy: Abort\n')),
+    ).toMatchObject({
+      minDwellSeconds: 5,
+      drainTimeoutPolicy: 'Abort',
+      hysteresisPercent: 5,
+      priorityClasses: { mining: 'rigshift-mining', training: 'rigshift-training' },
+    });
+    const whole =
+      'apiVersion: rigshift.io/v1alpha1\nkind: FleetPolicy\nmetadata:\n  name: default\nspec:\n  hysteresisPercent: 9\n';
+    expect(loadPolicyFile(write('whole.yaml', whole)).hysteresisPercent).toBe(9);
+  });
+
+  it('a bad policy file is an error naming the file and the field', () => {
+    const f = write('bad.yaml', 'drainTimeoutPolicy: Sometimes\n');
+    expect(() => loadPolicyFile(f)).toThrow(/bad\.yaml: .*spec\.drainTimeoutPolicy: Invalid option/);
+  });
+
+  it('the file wins over the cluster; a cluster policy that does not parse falls back to the defaults, with why', () => {
+    const spec = loadPolicyFile(write('p.yaml', 'minDwellSeconds: 7\n'));
+    expect(
+      effectivePolicy(spec, { metadata: { name: 'default' }, spec: { minDwellSeconds: 1 } }),
+    ).toMatchObject({ source: 'file', spec: { minDwellSeconds: 7 } });
+    expect(
+      effectivePolicy(undefined, { metadata: { name: 'default' }, spec: { minDwellSeconds: 1 } }),
+    ).toMatchObject({ source: 'cluster', spec: { minDwellSeconds: 1 } });
+    expect(effectivePolicy(undefined, undefined)).toMatchObject({
+      source: 'defaults',
+      spec: { minDwellSeconds: 3600 },
+    });
+    const broken = effectivePolicy(undefined, {
+      metadata: { name: 'default' },
+      spec: { hysteresisPercent: 500 },
+    });
+    expect(broken.source).toBe('defaults');
+    expect(broken.problem).toMatch(/hysteresisPercent/);
+  });
+});
+
+describe('rigshift run flags', () => {
+  it('defaults', () => {
+    const r = parseRunOptions({});
+    expect(r).toEqual({
+      ok: true,
+      value: expect.objectContaining({
+        metricsAddress: ':8080',
+        leaderElect: false,
+        leaseDuration: 15,
+        renewDeadline: 10,
+        retryPeriod: 2,
+        logLevel: 'info',
+        dryRun: false,
+      }),
+    });
+  });
+
+  it.each([
+    [{ kubeconfig: '/k', inCluster: true }, /either --kubeconfig or --in-cluster/],
+    [{ logLevel: 'loud' }, /--log-level: /],
+    [{ metricsAddress: 'localhost' }, /--metrics-address: metrics address must be host:port/],
+    [{ leaseDuration: '5', renewDeadline: '5' }, /--retry-period < --renew-deadline < --lease-duration/],
+    [{ nodeWorkers: '0' }, /--node-workers/],
+    [{ namespace: 'Not_A_Namespace' }, /--namespace: not a namespace name/],
+  ])('%j is refused', (raw, message) => {
+    const r = parseRunOptions(raw);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatch(message);
+  });
+
+  it('numbers from flags and environment are coerced', () => {
+    const r = parseRunOptions({
+      leaseDuration: '6',
+      renewDeadline: '4',
+      retryPeriod: '1',
+      minerGracePeriod: '0',
+    });
+    expect(r.ok && r.value).toMatchObject({
+      leaseDuration: 6,
+      renewDeadline: 4,
+      retryPeriod: 1,
+      minerGracePeriod: 0,
+    });
+  });
+});
+
+describe('write races', () => {
+  it('a 409, or an aggregate caused by one, is a race; other errors are not', () => {
+    const conflict = new ApiError('PATCH', '/x', 409, { reason: 'Conflict', message: 'modified' }, undefined);
+    expect(isWriteRace(conflict)).toBe(true);
+    expect(isWriteRace(new Error('2 writes failed', { cause: conflict }))).toBe(true);
+    expect(isWriteRace(new ApiError('PATCH', '/x', 422, { reason: 'Invalid' }, undefined))).toBe(false);
+  });
+});
