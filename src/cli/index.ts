@@ -3,6 +3,7 @@ import { registerLocal } from './local.js';
 import { registerCrds } from './crds.js';
 import { registerRun } from './run.js';
 import { registerBacktest } from './backtest.js';
+import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 
 /** Builds the `rigshift` command tree. Each concern registers its own subcommands. */
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerCrds(program);
   registerRun(program);
   registerBacktest(program);
+  registerBench(program);
   return program;
 }
 

@@ -34,24 +34,27 @@ export function formatRate(value: number | Decimal, maxPlaces = 4): string {
  */
 export function fixedHalfUp(x: number, places: number): string {
   const text = String(x);
-  if (!Number.isFinite(x) || /e/i.test(text)) return Decimal.fromNumber(x).toFixed(places, 'halfUp');
-  const negative = text.startsWith('-');
+  if (!Number.isFinite(x) || text.includes('e')) return Decimal.fromNumber(x).toFixed(places, 'halfUp');
+  const negative = x < 0;
   const body = negative ? text.slice(1) : text;
   const dot = body.indexOf('.');
   const intPart = dot < 0 ? body : body.slice(0, dot);
   const frac = dot < 0 ? '' : body.slice(dot + 1);
-  let digits = intPart + frac.slice(0, places).padEnd(places, '0');
-  if ((frac.charCodeAt(places) || 48) >= 53) {
-    // Round the digit string up by one unit in the last place, carrying.
-    const chars = digits.split('');
-    let i = chars.length - 1;
-    while (i >= 0 && chars[i] === '9') chars[i--] = '0';
-    if (i >= 0) chars[i] = String.fromCharCode((chars[i] as string).charCodeAt(0) + 1);
-    else chars.unshift('1');
-    digits = chars.join('');
+  let digits = intPart + (frac.length >= places ? frac.slice(0, places) : frac.padEnd(places, '0'));
+  if (frac.length > places && frac.charCodeAt(places) >= 53) {
+    // Round away from zero: add one unit in the last place (exact while the digits fit in a double).
+    if (digits.length > 15) return Decimal.fromNumber(x).toFixed(places, 'halfUp');
+    digits = String(Number(digits) + 1).padStart(digits.length, '0');
   }
   const cut = digits.length - places;
-  const whole = digits.slice(0, cut).replace(/^0+(?=\d)/, '') || '0';
+  let whole = digits.slice(0, cut);
+  while (whole.length > 1 && whole.charCodeAt(0) === 48) whole = whole.slice(1);
+  if (whole === '') whole = '0';
   const out = places > 0 ? `${whole}.${digits.slice(cut)}` : whole;
-  return negative && /[1-9]/.test(out) ? `-${out}` : out;
+  if (!negative) return out;
+  for (let i = 0; i < out.length; i++) {
+    const c = out.charCodeAt(i);
+    if (c >= 49 && c <= 57) return `-${out}`;
+  }
+  return out;
 }

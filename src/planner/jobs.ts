@@ -49,6 +49,8 @@ interface CatalogEntry {
   product: string;
   memoryMiB: number;
   usables: number[];
+  /** Replica slots by GPUs per replica. */
+  slots: Map<number, number>;
   held: number;
   unknown: number;
 }
@@ -76,8 +78,9 @@ export function planJobs(ctx: JobsContext, jobs: readonly JobSnapshot[]): JobsOu
       pending.push(job);
       continue;
     }
-    const missing = job.assigned.filter((s) => !ctx.byName.has(s.node)).map((s) => s.node);
-    if (missing.length > 0) {
+    let missing: string[] | null = null;
+    for (const s of job.assigned) if (!ctx.byName.has(s.node)) (missing ??= []).push(s.node);
+    if (missing !== null) {
       lostNote.set(job.key, `node ${list(missing)} is gone; `);
       pending.push(job);
       continue;
@@ -157,6 +160,8 @@ class Placer {
   private readonly index: PlacementIndex;
   private readonly catalog: CatalogEntry[] = [];
   private readonly victims: JobSnapshot[];
+  /** Smallest gang that found no room, by the nodes it asks for. */
+  private readonly failures = new Map<string, number>();
 
   constructor(
     private readonly ctx: JobsContext,
@@ -170,7 +175,14 @@ class Placer {
       const key = `${n.snap.product}\u0000${n.snap.gpuMemoryMiB}`;
       let e = cat.get(key);
       if (!e) {
-        e = { product: n.snap.product, memoryMiB: n.snap.gpuMemoryMiB, usables: [], held: 0, unknown: 0 };
+        e = {
+          product: n.snap.product,
+          memoryMiB: n.snap.gpuMemoryMiB,
+          usables: [],
+          slots: new Map(),
+          held: 0,
+          unknown: 0,
+        };
         cat.set(key, e);
         this.catalog.push(e);
       }
@@ -207,7 +219,13 @@ class Placer {
     for (const e of this.catalog) {
       if (!accepts(job, e.product, e.memoryMiB)) continue;
       matching += e.usables.length;
-      for (const u of e.usables) everSlots += Math.floor(u / g);
+      let slots = e.slots.get(g);
+      if (slots === undefined) {
+        slots = 0;
+        for (const u of e.usables) slots += Math.floor(u / g);
+        e.slots.set(g, slots);
+      }
+      everSlots += slots;
       held += e.held;
       heldUnknown += e.unknown;
     }
@@ -227,10 +245,24 @@ class Placer {
       (gr) => accepts(job, gr.econ.product, gr.memoryMiB) && gr.maxUsable >= g,
     );
     const tiers = this.tiers(job, groups);
+    // Jobs come by falling bid: one that asks for the same nodes and at least as many replicas as a job
+    // that found no room finds none either (it may use fewer nodes and preempt less), until a preemption
+    // frees GPUs.
+    const shape = `${job.products?.join('|') ?? ''}#${job.minGpuMemoryMiB ?? 0}#${g}`;
+    const failed = this.failures.get(shape);
+    if (failed !== undefined && R >= failed) {
+      const why = this.explain(job, groups, tiers, false, held, heldUnknown);
+      return this.wait(job, why.code, `${note}${what}: ${why.text}`, false);
+    }
     const attempt = this.pick(tiers, R, g);
     if (attempt.remaining > 0) {
       const viaPreemption = this.preemptFor(job, groups);
-      if (viaPreemption) return viaPreemption;
+      if (viaPreemption) {
+        this.failures.clear();
+        return viaPreemption;
+      }
+      // Not when a drain slot was missing: a later drain can leave a node with free GPUs needing none.
+      if (!attempt.drainBlocked) this.failures.set(shape, Math.min(R, failed ?? R));
       const why = this.explain(job, groups, tiers, attempt.drainBlocked, held, heldUnknown);
       return this.wait(job, why.code, `${note}${what}: ${why.text}`, false);
     }
@@ -349,17 +381,27 @@ class Placer {
   private preemptFor(job: JobSnapshot, groups: Group[]): Placement | null {
     const { rules } = this.ctx;
     const g = job.gpusPerReplica;
+    const tiers = this.tiers(job, groups);
+    if (tiers.every((t) => t.groups.length === 0)) return null;
+    // Count replica slots as victims are added (cheap), and only try placing once they could suffice.
+    let slots = 0;
+    for (const t of tiers) for (const gr of t.groups) slots += PlacementIndex.slotsNow(gr, t.cls, g);
+    const eligible = new Set(tiers.flatMap((t) => t.groups));
+    const freeAfter = new Map<WorkNode, number>();
     const chosen: JobSnapshot[] = [];
     for (const v of this.victims) {
-      if (this.preempted.has(v.key) || v.bidUsdPerGpuHour >= job.bidUsdPerGpuHour) continue;
-      let ok = v.assigned.length > 0;
+      if (slots >= job.replicas) break;
+      // Victims are sorted by bid: past this one, nobody bids less than the job.
+      if (v.bidUsdPerGpuHour >= job.bidUsdPerGpuHour) break;
+      if (this.preempted.has(v.key) || v.assigned.length === 0) continue;
+      let ok = true;
       let vNet = 0;
       let jNet = 0;
       let gpus = 0;
       for (const s of v.assigned) {
         const node = this.ctx.byName.get(s.node);
         const gr = node ? this.index.groupOf[node.index] : null;
-        if (!node || !gr || node.held !== null || !groups.includes(gr)) {
+        if (!node || !gr || node.held !== null || !eligible.has(gr)) {
           ok = false;
           break;
         }
@@ -369,10 +411,16 @@ class Placer {
       }
       if (!ok || !worthSwitching(rules, vNet / gpus, jNet / gpus)) continue;
       chosen.push(v);
-      if (chosen.length > 64) break;
+      for (const s of v.assigned) {
+        const node = this.ctx.byName.get(s.node) as WorkNode;
+        const before = freeAfter.get(node) ?? node.free;
+        const after = Math.min(node.usable, before + s.gpus);
+        slots += Math.floor(after / g) - Math.floor(before / g);
+        freeAfter.set(node, after);
+      }
     }
-    if (chosen.length === 0) return null;
-    // Free them all, try; if it fits, give back the ones not needed (highest bid first).
+    if (chosen.length === 0 || slots < job.replicas) return null;
+    // Free them, place; then give back, highest bid first, any victim the placement does not need.
     for (const v of chosen) this.free(v);
     let attempt = this.pick(this.tiers(job, groups), job.replicas, g);
     if (attempt.remaining > 0) {

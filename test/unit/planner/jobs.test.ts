@@ -338,3 +338,39 @@ describe('planner: limits and holds', () => {
     expect(placed(p, 'ns/j')).toEqual({ a: 8 });
   });
 });
+
+describe('planner: many queued jobs', () => {
+  it('a gang that found no room does not stop smaller ones behind it, nor preemptions', () => {
+    const p = run(
+      [training('a'), training('b'), node('c', { unschedulable: true })],
+      [
+        running('ns/va', [['a', 8]], { bidUsdPerGpuHour: 0.3 }),
+        running('ns/vb', [['b', 8]], { bidUsdPerGpuHour: 0.35 }),
+        job('ns/big', { replicas: 3, bidUsdPerGpuHour: 0.9 }),
+        job('ns/j1', { bidUsdPerGpuHour: 0.8 }),
+        job('ns/j2', { bidUsdPerGpuHour: 0.7 }),
+        job('ns/j3', { bidUsdPerGpuHour: 0.6 }),
+      ],
+    );
+    // big could fit one day (c is only cordoned) but not now, even preempting both.
+    expect(wait(p, 'ns/big')).toMatchObject({ code: 'NoCapacity' });
+    expect(placed(p, 'ns/j1')).toEqual({ a: 8 });
+    expect(placed(p, 'ns/j2')).toEqual({ b: 8 });
+    expect(p.preemptions.map((x) => [x.job, x.by])).toEqual([
+      ['ns/va', 'ns/j1'],
+      ['ns/vb', 'ns/j2'],
+    ]);
+    expect(wait(p, 'ns/j3')).toMatchObject({ code: 'NoCapacity' });
+  });
+
+  it('same-shaped gangs behind a failed one wait with the same reason', () => {
+    const p = run(
+      [node('a')],
+      [
+        job('ns/g1', { replicas: 2, gpusPerReplica: 4, bidUsdPerGpuHour: 0.2 }),
+        job('ns/g2', { replicas: 2, gpusPerReplica: 4, bidUsdPerGpuHour: 0.21 }),
+      ],
+    );
+    expect(p.queued.map((q) => q.code)).toEqual(['BidBelowYield', 'BidBelowYield']);
+  });
+});
