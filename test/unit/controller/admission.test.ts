@@ -121,10 +121,10 @@ describe('admissionStatus', () => {
     expect(again.preemptions).toBe(2);
   });
 
-  it.each([
+  it.each<['ended' | 'suspended', string]>([
     ['ended', 'Ended'],
     ['suspended', 'Suspended'],
-  ] as const)('%s jobs hold no nodes', (kind, reason) => {
+  ])('%s jobs hold no nodes', (kind, reason) => {
     const j = job('j', {}, { assignedNodes: ['a', 'b'] });
     const s = admissionStatus(j, kind === 'ended' ? 'ended' : 'suspended', { kind });
     expect(s.assignedNodes).toBeUndefined();

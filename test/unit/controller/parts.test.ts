@@ -56,11 +56,11 @@ describe('node writes', () => {
     });
   });
 
-  it.each([
+  it.each<['mining' | 'idle' | 'training', boolean]>([
     ['mining', false],
     ['idle', false],
     ['training', true],
-  ] as const)('mode %s: tainted %s, no drain annotations; keys from the policy', (mode, tainted) => {
+  ])('mode %s: tainted %s, no drain annotations; keys from the policy', (mode, tainted) => {
     const p = policy({ modeLabelKey: 'farm.example/mode', reservedTaintKey: 'farm.example/busy' });
     const body = modeBody(gpuNode('a'), { mode, sinceMs: NOW }, p);
     expect(body.metadata?.labels).toEqual({ 'farm.example/mode': mode });

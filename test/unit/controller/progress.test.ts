@@ -121,7 +121,7 @@ describe('conditions and state', () => {
     expect(failed.stop.map((p) => p.metadata?.name)).toEqual(['g-r0-1']);
   });
 
-  it.each([
+  it.each<[[string, 'True' | 'False'][], boolean, string]>([
     [[['Queued', 'True']], false, 'Queued'],
     [
       [
@@ -158,7 +158,7 @@ describe('conditions and state', () => {
     ],
     [[['Succeeded', 'True']], true, 'Succeeded'],
     [[['Queued', 'True']], true, 'Suspended'],
-  ] as const)('state of %j (suspended %s) is %s', (conds, suspend, state) => {
+  ])('state of %j (suspended %s) is %s', (conds, suspend, state) => {
     const cs = conds.map(([t, s]) => condition(t, s));
     expect(stateOf(job('g', { suspend }), cs)).toBe(state);
   });
