@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerLocal } from './local.js';
 import { registerCrds } from './crds.js';
 import { registerRun } from './run.js';
+import { registerBenchOperator } from './bench-operator.js';
 import { registerBacktest } from './backtest.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerLocal(program);
   registerCrds(program);
   registerRun(program);
+  registerBenchOperator(program);
   registerBacktest(program);
   registerBench(program);
   return program;

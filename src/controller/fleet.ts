@@ -192,9 +192,23 @@ async function writeJob(
   }
 }
 
-function targetChanged(node: V1Node, p: NodePlan, policy: Parameters<typeof nodeState>[1]): boolean {
+export function targetChanged(node: V1Node, p: NodePlan, policy: Parameters<typeof nodeState>[1]): boolean {
   const st = nodeState(node, policy);
-  return st.target !== p.mode || st.targetReason !== clip(p.reason) || st.targetMiningGpus !== p.miningGpus;
+  return (
+    st.target !== p.mode ||
+    st.targetMiningGpus !== p.miningGpus ||
+    st.targetReason === undefined ||
+    !sameReason(st.targetReason, clip(p.reason))
+  );
+}
+
+/**
+ * Reasons that differ only in their figures (prices move all the time) are the same reason: rewriting every
+ * node's annotation on every price tick would cost a write per node and say nothing new.
+ */
+export function sameReason(a: string, b: string): boolean {
+  const shape = (s: string): string => s.replace(/-?\d+(\.\d+)?/g, '#');
+  return shape(a) === shape(b);
 }
 
 const clip = (s: string): string => truncateUtf8(s, ANNOTATION_MAX_BYTES);

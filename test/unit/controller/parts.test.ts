@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Expectations } from '../../../src/controller/expectations.js';
+import { sameReason } from '../../../src/controller/fleet.js';
 import { modeBody } from '../../../src/controller/node.js';
 import { taintsWith } from '../../../src/controller/nodes.js';
 import { buildMinerPod, buildTrainingPod } from '../../../src/controller/pods.js';
@@ -292,5 +293,19 @@ describe('write races', () => {
     expect(isWriteRace(conflict)).toBe(true);
     expect(isWriteRace(new Error('2 writes failed', { cause: conflict }))).toBe(true);
     expect(isWriteRace(new ApiError('PATCH', '/x', 422, { reason: 'Invalid' }, undefined))).toBe(false);
+  });
+});
+
+describe('node target reasons', () => {
+  it.each([
+    [
+      'mining: mining yield 0.085 USD/GPU-h beats idle -0.001',
+      'mining: mining yield 0.091 USD/GPU-h beats idle -0.0012',
+      true,
+    ],
+    ['mining: mining yield 0.085 USD/GPU-h', 'yield unknown (Stale): holding every node where it is', false],
+    ['placed on a (8 GPUs); draining a', 'training: ns/j (8 GPUs)', false],
+  ])('%s ~ %s: %s', (a, b, same) => {
+    expect(sameReason(a, b)).toBe(same);
   });
 });
