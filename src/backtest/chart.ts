@@ -21,16 +21,16 @@ export interface ChartInput {
   fleet: FleetSeries;
 }
 
-const W = 1200;
+const W = 1260;
 const LEFT = 80;
-const RIGHT = 190;
+const RIGHT = 250;
 const PLOT_W = W - LEFT - RIGHT;
 const PANELS = [
-  { top: 70, height: 260 },
-  { top: 380, height: 110 },
-  { top: 540, height: 150 },
+  { top: 95, height: 260 },
+  { top: 405, height: 110 },
+  { top: 565, height: 150 },
 ] as const;
-const H = 740;
+const H = 770;
 const PRODUCT_COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#8c564b'];
 const MODE_COLOURS = { mining: '#f0a30a', training: '#3c8dbc', idle: '#b0b0b0' };
 
@@ -44,7 +44,7 @@ function quantile(values: number[], q: number): number {
 }
 
 /** Rounded tick values covering [lo, hi]. */
-function ticks(lo: number, hi: number, count = 5): number[] {
+function ticks(lo: number, hi: number, count = 7): number[] {
   const span = hi - lo || 1;
   const raw = span / count;
   const mag = 10 ** Math.floor(Math.log10(raw));

@@ -41,7 +41,7 @@ export function jobsUpperBound(
   allowIdle: boolean,
   switchingSeconds: number,
   lowerBound: number,
-  maxIterations = 80,
+  maxIterations = 20,
 ): BoundResult {
   const products = market.products;
   const P = products.length;
@@ -117,10 +117,12 @@ export function jobsUpperBound(
   const lambda = new Float64Array(P * K);
   const usage = new Float64Array(P * K);
   const scratch = new Float64Array(K);
+  const work = new Float64Array(K);
   const pick = new Int32Array(K);
   let best = Infinity;
   let iterations = 0;
   let stall = 0;
+  let factor = 0.1;
   for (let it = 0; it < maxIterations; it++) {
     iterations++;
     usage.fill(0);
@@ -147,8 +149,8 @@ export function jobsUpperBound(
       if (count === 0) continue;
       let threshold = -Infinity;
       if (count > job.run) {
-        const sorted = scratch.slice(0, count).sort();
-        threshold = sorted[count - job.run] as number;
+        work.set(scratch.subarray(0, count));
+        threshold = kthLargest(work, count, job.run);
       }
       let taken = 0;
       for (let c = 0; c < count && taken < job.run; c++) if ((scratch[c] as number) > threshold) taken++;
@@ -164,17 +166,49 @@ export function jobsUpperBound(
     if (value < best - 1e-9) {
       best = value;
       stall = 0;
-    } else if (++stall > 15) break;
-    // Polyak step towards the best known feasible revenue.
+    } else {
+      // Held-Karp style: halve the step every second iteration without progress.
+      stall++;
+      if (stall % 2 === 0) factor /= 2;
+      if (stall > 8) break;
+    }
+    // Polyak-like step towards the best revenue a strategy reached, on the projected subgradient.
     let norm = 0;
     for (let i = 0; i < P * K; i++) {
       const g = cap - (usage[i] as number);
-      norm += g * g;
+      if ((lambda[i] as number) > 0 || g < 0) norm += g * g;
     }
     if (norm === 0) break;
-    const step = Math.max(value - lowerBound, 1e-6 * Math.abs(value)) / norm;
+    const step = (factor * Math.max(value - lowerBound, 1e-6 * Math.abs(value))) / norm;
     for (let i = 0; i < P * K; i++)
       lambda[i] = Math.max(0, (lambda[i] as number) - step * (cap - (usage[i] as number)));
   }
   return { usd: best, iterations };
+}
+
+/** The k-th largest of a[0..n) (1-based k), by quickselect; reorders a. */
+export function kthLargest(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  const target = k - 1; // index in descending order
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) > pivot) i++;
+      while ((a[j] as number) < pivot) j--;
+      if (i <= j) {
+        const t = a[i] as number;
+        a[i] = a[j] as number;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target] as number;
+  }
+  return a[target] as number;
 }
