@@ -6,6 +6,7 @@ import { registerBenchOperator } from './bench-operator.js';
 import { registerBacktest } from './backtest.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
+import { registerDocs } from './docs.js';
 
 /** Builds the `rigshift` command tree. Each concern registers its own subcommands. */
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerBenchOperator(program);
   registerBacktest(program);
   registerBench(program);
+  registerDocs(program);
   return program;
 }
 
