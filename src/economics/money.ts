@@ -24,9 +24,21 @@ export function formatUsd(value: number | Decimal, places = 2, mode: RoundingMod
  * ("0.25", "0.031", "0.0315", "-0.006").
  */
 export function formatRate(value: number | Decimal, maxPlaces = 4): string {
+  if (typeof value === 'number' && maxPlaces === 4) {
+    const known = rateTexts.get(value);
+    if (known !== undefined) return known;
+  }
   const text = typeof value === 'number' ? fixedHalfUp(value, maxPlaces) : value.toFixed(maxPlaces, 'halfUp');
-  return text.replace(/(\.\d\d\d*?)0+$/, '$1');
+  const out = text.replace(/(\.\d\d\d*?)0+$/, '$1');
+  if (typeof value === 'number' && maxPlaces === 4) {
+    if (rateTexts.size >= 100_000) rateTexts.clear();
+    rateTexts.set(value, out);
+  }
+  return out;
 }
+
+/** The planner formats the same prices in thousands of reasons per plan: remember the texts. */
+const rateTexts = new Map<number, string>();
 
 /**
  * Same result as Decimal.fromNumber(x).toFixed(places, 'halfUp'), done on the digits of the shortest form

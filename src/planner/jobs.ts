@@ -73,11 +73,13 @@ export function planJobs(ctx: JobsContext, jobs: readonly JobSnapshot[]): JobsOu
   const pending: JobSnapshot[] = [];
   const lostNote = new Map<string, string>();
 
-  for (const job of [...jobs].sort((a, b) => cmp(a.key, b.key))) {
-    if (job.state === 'pending' || job.assigned.length === 0) {
-      pending.push(job);
-      continue;
-    }
+  const placedBefore: JobSnapshot[] = [];
+  for (const job of jobs) {
+    if (job.state === 'pending' || job.assigned.length === 0) pending.push(job);
+    else placedBefore.push(job);
+  }
+  // Kept jobs in key order, so every node lists its jobs the same way whatever the input order.
+  for (const job of placedBefore.sort((a, b) => cmp(a.key, b.key))) {
     let missing: string[] | null = null;
     for (const s of job.assigned) if (!ctx.byName.has(s.node)) (missing ??= []).push(s.node);
     if (missing !== null) {
@@ -160,6 +162,10 @@ class Placer {
   private readonly index: PlacementIndex;
   private readonly catalog: CatalogEntry[] = [];
   private readonly victims: JobSnapshot[];
+  /** Placement groups by rising mining yield (stable on the index order). */
+  private readonly byYield: Group[];
+  /** Groups a job may use, by the nodes it asks for. */
+  private readonly groupsByShape = new Map<string, Group[]>();
   /** Smallest gang that found no room, by the nodes it asks for. */
   private readonly failures = new Map<string, number>();
 
@@ -170,6 +176,7 @@ class Placer {
     private readonly out: JobsOutcome,
   ) {
     this.index = new PlacementIndex(ctx.nodes);
+    this.byYield = [...this.index.groups].sort((a, b) => (a.econ.mining ?? 0) - (b.econ.mining ?? 0));
     const cat = new Map<string, CatalogEntry>();
     for (const n of ctx.nodes) {
       const key = `${n.snap.product}\u0000${n.snap.gpuMemoryMiB}`;
@@ -241,14 +248,18 @@ class Placer {
       );
     }
 
-    const groups = this.index.groups.filter(
-      (gr) => accepts(job, gr.econ.product, gr.memoryMiB) && gr.maxUsable >= g,
-    );
+    const shape = `${job.products?.join('|') ?? ''}#${job.minGpuMemoryMiB ?? 0}#${g}`;
+    let groups = this.groupsByShape.get(shape);
+    if (groups === undefined) {
+      groups = this.index.groups.filter(
+        (gr) => accepts(job, gr.econ.product, gr.memoryMiB) && gr.maxUsable >= g,
+      );
+      this.groupsByShape.set(shape, groups);
+    }
     const tiers = this.tiers(job, groups);
     // Jobs come by falling bid: one that asks for the same nodes and at least as many replicas as a job
     // that found no room finds none either (it may use fewer nodes and preempt less), until a preemption
     // frees GPUs.
-    const shape = `${job.products?.join('|') ?? ''}#${job.minGpuMemoryMiB ?? 0}#${g}`;
     const failed = this.failures.get(shape);
     if (failed !== undefined && R >= failed) {
       const why = this.explain(job, groups, tiers, false, held, heldUnknown);
@@ -272,23 +283,19 @@ class Placer {
   /** Which classes of which groups this job may use: its bid, net of power, must be worth the switch. */
   private tiers(job: JobSnapshot, groups: Group[]): Tier[] {
     const { rules } = this.ctx;
-    const byCls: Group[][] = Array.from({ length: CLASSES }, () => []);
+    const allowed: Group[] = [];
     for (const gr of groups) {
       // Free GPUs would otherwise mine or idle, whichever pays: that is what the job must beat.
-      if (!worthSwitching(rules, freeRate(rules, gr.econ), rentalNet(gr.econ, job.bidUsdPerGpuHour)))
-        continue;
-      for (let c = 0; c < CLASSES; c++) (byCls[c] as Group[]).push(gr);
+      const net = rentalNet(gr.econ, job.bidUsdPerGpuHour);
+      if (worthSwitching(rules, freeRate(rules, gr.econ), net)) allowed.push(gr);
     }
     const tiers: Tier[] = [
-      { cls: TRAINING_IDLE_FREE, groups: byCls[TRAINING_IDLE_FREE] as Group[] },
-      { cls: IDLE_NODE, groups: byCls[IDLE_NODE] as Group[] },
-      { cls: TRAINING_MINING_FREE, groups: byCls[TRAINING_MINING_FREE] as Group[] },
+      { cls: TRAINING_IDLE_FREE, groups: allowed },
+      { cls: IDLE_NODE, groups: allowed },
+      { cls: TRAINING_MINING_FREE, groups: allowed },
     ];
     // Mining nodes: lowest yield first, each yield level its own tier.
-    const mining = [...(byCls[MINING_NODE] as Group[])].sort(
-      (a, b) => (a.econ.mining ?? 0) - (b.econ.mining ?? 0),
-    );
-    for (const gr of mining) tiers.push({ cls: MINING_NODE, groups: [gr] });
+    for (const gr of this.byYield) if (allowed.includes(gr)) tiers.push({ cls: MINING_NODE, groups: [gr] });
     return tiers;
   }
 
