@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
@@ -9,19 +7,20 @@ import type { Command } from 'commander';
 import yaml from 'js-yaml';
 import { KINDS } from '../api/v1alpha1/index.js';
 import { buildCrd } from '../api/crdgen.js';
+import { Manager } from '../controller/manager.js';
 import { apply } from '../kube/apply.js';
 import { loadKubeConfig, createKubeClient, type KubeClient } from '../kube/client.js';
 import { Kinds, resourcePath } from '../kube/resources.js';
 import { startLocalCluster, type LocalCluster } from '../local/cluster.js';
 import { addGpuNodes } from '../local/nodes.js';
-import { projectRoot } from '../local/paths.js';
+import { createLogger } from '../log.js';
 
 /**
- * `rigshift bench-operator`: figures, not tests. On a local cluster (its own, or --kubeconfig), an operator
- * child process manages N simulated RTX 3090 nodes. Printed: the time from a winning 2×8 TrainingJob's creation
- * to all its pods Running (with and without the miners' stop, which is the miners' grace period and kwok's
- * deletion delay, not the operator), API requests per node switch (the operator's own counter
- * rigshift_api_requests_total, read from /metrics), and the operator's memory once all N nodes mine.
+ * `rigshift bench-operator`: figures, not tests. On a local cluster (its own, or --kubeconfig), the operator runs
+ * in this process and manages N simulated RTX 3090 nodes. Printed: the time from a winning 2×8 TrainingJob's
+ * creation to all its pods Running (with and without the miners' stop, which is the miners' grace period and
+ * kwok's deletion delay, not the operator), API requests per node switch (the operator's REST client counts
+ * them), and the operator's heap once all N nodes mine (after a GC: run with node --expose-gc).
  */
 
 const P3090 = 'NVIDIA-GeForce-RTX-3090';
@@ -43,38 +42,21 @@ async function until<T>(
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-interface Metrics {
-  requests: Map<string, number>;
-  rss: number;
-  heap: number;
-}
-
-async function metrics(port: number): Promise<Metrics> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const requests = new Map<string, number>();
-  for (const m of text.matchAll(/^rigshift_api_requests_total\{verb="(\w+)",code="(\d+)"\} (\d+)/gm)) {
-    requests.set(m[1] ?? '', (requests.get(m[1] ?? '') ?? 0) + Number(m[3]));
-  }
-  const num = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+/** The operator's heap above the baseline taken before it started, after a full GC (run with --expose-gc). */
+function memory(baseline: NodeJS.MemoryUsage): { heap: string; heapPerNode: string; rss: string } {
+  (global as { gc?: () => void }).gc?.();
+  const now = process.memoryUsage();
+  const heap = now.heapUsed - baseline.heapUsed;
   return {
-    requests,
-    rss: num('rigshift_process_resident_memory_bytes'),
-    heap: num('rigshift_nodejs_heap_size_used_bytes'),
+    heap: (heap / 2 ** 20).toFixed(1),
+    heapPerNode: (heap / 1024 / Math.max(1, nodesMeasured)).toFixed(1),
+    rss: (now.rss / 2 ** 20).toFixed(0),
   };
 }
+
+let nodesMeasured = 1;
 
 const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
 const diff = (a: Map<string, number>, b: Map<string, number>): Map<string, number> =>
@@ -100,8 +82,9 @@ export async function benchOperator(opts: BenchOptions): Promise<void> {
   const kc = loadKubeConfig({ kubeconfig });
   const client = createKubeClient(kc);
   const ns = `bench-${randomBytes(3).toString('hex')}`;
+  nodesMeasured = opts.nodes;
   const pcs = { mining: `${ns}-mining`, training: `${ns}-training` };
-  let child: ReturnType<typeof spawn> | undefined;
+  let manager: Manager | undefined;
   let nodes: string[] = [];
   try {
     for (const kind of KINDS)
@@ -163,32 +146,22 @@ export async function benchOperator(opts: BenchOptions): Promise<void> {
       },
     } as KubernetesObject);
 
-    const port = await freePort();
-    const out = openSync(join(work, 'operator.log'), 'w');
-    const args = [
-      'run',
-      '--kubeconfig',
-      kubeconfig,
-      '--namespace',
-      ns,
-      '--node-selector',
-      `rigshift.io/bench=${ns}`,
-    ];
-    args.push(
-      '--policy-file',
-      policyFile,
-      '--metrics-address',
-      `127.0.0.1:${port}`,
-      '--miner-grace-period',
-      '1',
-      '--log-level',
-      'warn',
-    );
+    (global as { gc?: () => void }).gc?.();
+    const baseline = process.memoryUsage();
     const started = Date.now();
-    child = spawn(process.execPath, [join(projectRoot(), 'bin', 'rigshift.js'), ...args], {
-      stdio: ['ignore', out, out],
-    });
-    log(`operator started (logs in ${work}/operator.log); waiting for ${opts.nodes} miners`);
+    manager = new Manager(
+      kc,
+      {
+        namespace: ns,
+        nodeSelector: `rigshift.io/bench=${ns}`,
+        policyFile,
+        minerGracePeriodSeconds: 1,
+        identity: `bench-${ns}`,
+      },
+      { logger: createLogger('warn') },
+    );
+    await manager.start();
+    log(`operator started in this process; waiting for ${opts.nodes} miners`);
     await until(
       'every node mining',
       async () => (await runningMiners(client, ns)) === opts.nodes,
@@ -196,17 +169,19 @@ export async function benchOperator(opts: BenchOptions): Promise<void> {
       1000,
     );
     const converged = (Date.now() - started) / 1000;
-    await sleep(5000);
-    (global as { gc?: () => void }).gc?.();
-    const settled = await metrics(port);
+    await until('the operator idle', async () => (await manager?.idle(), true), 60_000);
+    await sleep(2000);
+    const settled = memory(baseline);
     log(`all ${opts.nodes} nodes mining ${converged.toFixed(1)} s after start`);
+    const m = manager;
+    const counts = (): Map<string, number> => new Map(m.requests);
 
     const latencies: number[] = [];
     const drains: number[] = [];
     const toTraining: number[] = [];
     const back: number[] = [];
     for (let i = 0; i < opts.switches; i++) {
-      const before = await metrics(port);
+      const before = counts();
       const name = `job-${i}`;
       const t0 = Date.now();
       await apply(client, {
@@ -254,8 +229,7 @@ export async function benchOperator(opts: BenchOptions): Promise<void> {
       );
       const t1 = Date.now();
       await sleep(2000); // let status writes and Events settle into the count
-      const after = await metrics(port);
-      const used = diff(before.requests, after.requests);
+      const used = diff(before, counts());
       latencies.push(t1 - t0);
       drains.push((drainTo ?? t1) - (drainFrom ?? t0));
       toTraining.push(total(used) / 2);
@@ -263,7 +237,7 @@ export async function benchOperator(opts: BenchOptions): Promise<void> {
         `switch ${i + 1}: ${t1 - t0} ms to Running (drain wait ${drains.at(-1)} ms), ${total(used)} requests for 2 nodes: ${verbs(used, 1)}`,
       );
 
-      const b0 = await metrics(port);
+      const b0 = counts();
       const tb = Date.now();
       await client.rest.request({
         method: 'DELETE',
@@ -276,14 +250,13 @@ export async function benchOperator(opts: BenchOptions): Promise<void> {
         100,
       );
       await sleep(2000);
-      const b1 = await metrics(port);
-      const usedBack = diff(b0.requests, b1.requests);
+      const usedBack = diff(b0, counts());
       back.push(total(usedBack) / 2);
       log(
         `back to mining in ${Date.now() - tb - 2000} ms, ${total(usedBack)} requests for 2 nodes: ${verbs(usedBack, 1)}`,
       );
     }
-    const final = await metrics(port);
+    const final = memory(baseline);
     const lat = median(latencies);
     const drain = median(drains);
     const without = median(latencies.map((l, i) => l - (drains[i] ?? 0)));
@@ -298,13 +271,11 @@ export async function benchOperator(opts: BenchOptions): Promise<void> {
       `  API requests per node switch: mining → training ${median(toTraining).toFixed(1)}, training → mining ${median(back).toFixed(1)} (operator's REST calls, watches excluded)`,
     );
     console.log(
-      `  memory with ${opts.nodes} nodes mining: RSS ${(settled.rss / 2 ** 20).toFixed(0)} MiB, heap used ${(settled.heap / 2 ** 20).toFixed(0)} MiB; after the switches RSS ${(final.rss / 2 ** 20).toFixed(0)} MiB`,
+      `  operator memory with ${opts.nodes} nodes mining: heap ${settled.heap} MiB after GC (${settled.heapPerNode} KiB per node), ` +
+        `process RSS ${settled.rss} MiB; after the switches heap ${final.heap} MiB`,
     );
   } finally {
-    if (child) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child?.once('exit', r));
-    }
+    await manager?.stop();
     if (!cluster) {
       for (const n of nodes)
         await client.rest

@@ -241,8 +241,11 @@ async function writeTarget(
     { fieldManager: PLANNER_MANAGER, force: true, signal },
   );
   deps.expectations.expect('Node', name, written.metadata.resourceVersion, clock.now());
-  if (before.target !== p.mode) {
-    const from = before.target ?? before.mode ?? 'unmanaged';
+  // A node's first target (a new node, or a first start) is no switch: logged, not an Event.
+  if (before.target === undefined) {
+    deps.logger?.debug({ node: name, to: p.mode, reason: p.reason }, 'node target set');
+  } else if (before.target !== p.mode) {
+    const from = before.target;
     deps.logger?.info({ node: name, from, to: p.mode, reason: p.reason }, 'node target changed');
     await deps.events.normal(
       { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid },

@@ -146,13 +146,10 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       }
       if (upToDate(st, w, node, policy)) return node;
       const written = await write(w);
-      if (st.mode !== to)
-        await switched(
-          st.mode ?? 'idle',
-          to,
-          why,
-          `${st.mode ?? 'unmanaged'} → ${to}: ${st.targetReason ?? ''}`,
-        );
+      // A node's first mode is no switch: logged, not counted nor an Event.
+      if (st.mode === undefined) log?.debug({ node: name, mode: to }, 'node mode set');
+      else if (st.mode !== to)
+        await switched(st.mode, to, why, `${st.mode} → ${to}: ${st.targetReason ?? ''}`);
       return written;
     };
 

@@ -89,10 +89,17 @@ it('only the leader acts; the standby is ready and keeps out', async () => {
   expect(await leaderGauge('replica-a')).toBe('1');
   expect(await leaderGauge('replica-b')).toBe('0');
   expect((await http('replica-b', '/readyz')).body).toMatch(/ok: standby/);
-  const events = [
-    ...(await w.events(w.nodes[0] ?? '', 'default')),
-    ...(await w.events(w.nodes[1] ?? '', 'default')),
-  ];
+  await w.apply(jobManifest(w.ns, 'first', { replicas: 1, checkpointGracePeriodSeconds: 1 }));
+  const first = await waitFor(
+    'job first Running',
+    async () => {
+      const j = await w.get<Job>('TrainingJob', 'first');
+      return j?.status?.state === 'Running' ? j : undefined;
+    },
+    60_000,
+  );
+  const node = first.status?.assignedNodes?.[0] ?? '';
+  const events = [...(await w.events(node, 'default')), ...(await w.events('first'))];
   expect(events.length).toBeGreaterThan(0);
   expect(new Set(events.map((e) => e.reportingInstance))).toEqual(new Set(['replica-a']));
   expect(replicas[1]?.output()).not.toMatch(/leading: reconciling/);

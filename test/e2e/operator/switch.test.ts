@@ -232,7 +232,7 @@ describe('scenario 2: a job bidding below yield', () => {
     await w.apply(jobManifest(w.ns, 'cheap', { replicas: 1, bidUsdPerGpuHour: '0.05' }));
     const queued = await waitFor('job cheap Queued', async () => {
       const j = await job('cheap');
-      return conditionOf(j, 'Queued')?.status === 'True' ? j : undefined;
+      return conditionOf(j, 'Queued')?.status === 'True' && j?.status?.state === 'Queued' ? j : undefined;
     });
     expect(conditionOf(queued, 'Queued')).toMatchObject({ reason: 'BidBelowYield' });
     expect(conditionOf(queued, 'Queued')?.message).toMatch(
