@@ -21,10 +21,13 @@ function documented(markdown: string): Map<string, Documented> {
 async function registered(): Promise<Map<string, Documented>> {
   const { registry } = createMetrics({ defaultMetrics: false });
   const out = new Map<string, Documented>();
-  for (const metric of registry.getMetricsAsArray()) {
+  for (const { name, labelNames } of registry.getMetricsAsArray() as unknown as {
+    name: string;
+    labelNames?: string[];
+  }[]) {
+    const metric = registry.getSingleMetric(name)!;
     const { type } = await metric.get();
-    const labels = (metric as unknown as { labelNames?: string[] }).labelNames ?? [];
-    out.set(metric.name, { type: String(type), labels: [...labels] });
+    out.set(name, { type: String(type), labels: [...(labelNames ?? [])] });
   }
   return out;
 }
