@@ -11,7 +11,9 @@ import { IDLE, MINING, TRAINING, productSlug, type Market, type ModeCode } from 
 /**
  * Replays a market through the planner the operator uses: at every step start each node's prices are those
  * of its product's row, the rental market stands at the trace's rental price, and the node does what the
- * plan says for the whole step. Drains finish within the step (the accounting charges S seconds for them).
+ * plan says for the whole step. A drain takes at most the switching seconds; as drains finish the operator
+ * plans again and starts the next ones, so a step holds several waves of at most maxConcurrentDrains drains
+ * each. The binding accounting charges every switched node the first S seconds of the step, whichever wave.
  */
 
 export interface FleetShape {
@@ -32,8 +34,8 @@ export interface PlannerRun {
   switches: number;
   /** Mode of node i during union step t at modes[t * nodes + i]; NOT_AT_STEP when its product has no step starting at t. */
   modes: Uint8Array;
-  /** Most drains started at one step start. */
-  maxDrainsPerStep: number;
+  /** Most drains started by one plan (drains of earlier waves of a step have finished). */
+  maxDrainsPerWave: number;
 }
 
 const POOL = 'backtest';
@@ -88,7 +90,8 @@ export function replayPlanner(
   const N = fleet.length;
   const modes = new Uint8Array(total * N).fill(NOT_AT_STEP);
   let switches = 0;
-  let maxDrainsPerStep = 0;
+  let maxDrainsPerWave = 0;
+  const held: number[] = [];
   let allWereAtStep = true;
   const productOf = Int32Array.from(fleet, (f) => f.product);
   const stay = new Float64Array(P * 3);
@@ -121,8 +124,37 @@ export function replayPlanner(
     }
     allWereAtStep = allAtStep;
 
-    const result = plan({ nowMs: now, nodes: snaps, pools, jobs: [], policy, rentalMarket });
-    maxDrainsPerStep = Math.max(maxDrainsPerStep, result.drains.length);
+    // Drains take at most the switching seconds, so the operator starts the next ones as they finish:
+    // re-plan at the same prices while drains are being started, up to one wave per S seconds of the
+    // shortest step. Nodes that switched in this step sit out the later waves.
+    let shortest = Infinity;
+    for (let p = 0; p < P; p++) {
+      const k = atStep[p] as number;
+      if (k >= 0) shortest = Math.min(shortest, market.products[p]!.series.hours[k] as number);
+    }
+    const waves = Math.max(1, Math.floor((shortest * 3600) / Math.max(S, 1)));
+    held.length = 0;
+    for (let w = 0; w < waves; w++) {
+      const result = plan({ nowMs: now, nodes: snaps, pools, jobs: [], policy, rentalMarket });
+      maxDrainsPerWave = Math.max(maxDrainsPerWave, result.drains.length);
+      for (let i = 0; i < fleet.length; i++) {
+        const s = snaps[i] as NodeSnapshot;
+        if (s.unschedulable) continue;
+        const np = result.nodes[i];
+        if (!np || np.node !== s.name) {
+          throw new Error(`planner returned nodes out of order at ${new Date(now).toISOString()}`);
+        }
+        if (np.mode !== s.mode) {
+          s.mode = np.mode;
+          s.modeSinceMs = now;
+          held.push(i);
+        }
+        s.miningGpus = np.miningGpus;
+      }
+      if (result.drains.length === 0) break;
+      for (const i of held) (snaps[i] as NodeSnapshot).unschedulable = true;
+    }
+    for (const i of held) (snaps[i] as NodeSnapshot).unschedulable = false;
 
     // What one GPU of each product earns this step in each mode, with and without a switch.
     for (let p = 0; p < P; p++) {
@@ -141,26 +173,20 @@ export function replayPlanner(
       const p = productOf[i] as number;
       const k = atStep[p] as number;
       if (k < 0) continue;
-      const np = result.nodes[i];
-      const s = snaps[i] as NodeSnapshot;
-      if (!np || np.node !== s.name)
-        throw new Error(`planner returned nodes out of order at ${new Date(now).toISOString()}`);
-      const mode: ModeCode = np.mode === 'training' ? TRAINING : np.mode === 'idle' ? IDLE : MINING;
+      const m = (snaps[i] as NodeSnapshot).mode;
+      const mode: ModeCode = m === 'training' ? TRAINING : m === 'idle' ? IDLE : MINING;
       let earned: number;
       if (mode !== prev[i]) {
         earned = moved[p * 3 + mode] as number;
         switches++;
-        s.mode = np.mode;
-        s.modeSinceMs = now;
         prev[i] = mode;
       } else {
         earned = stay[p * 3 + mode] as number;
       }
-      s.miningGpus = np.miningGpus;
       revenue[i] = (revenue[i] as number) + earned;
       modes[t * N + i] = mode;
     }
     if (onStep && (t % 64 === 0 || t === total - 1)) onStep(t + 1, total);
   }
-  return { nodes: fleet, revenue, switches, modes, maxDrainsPerStep };
+  return { nodes: fleet, revenue, switches, modes, maxDrainsPerWave };
 }

@@ -54,61 +54,79 @@ export function rigshiftStrategy(policy: PlannerPolicy): Strategy {
         e.miningUsdPerGpuHour = pm.rate[MINING][k] as number;
         e.electricityUsdPerKwh = pm.series.electricity[k] as number;
       });
-      snaps.forEach((s, n) => {
-        s.unschedulable = view.atStep[(world.fleet[n] as FleetNode).product] === -1;
+      // As in the plain replay, drains take at most S: re-plan in waves while drains are being started.
+      let shortest = Infinity;
+      world.market.products.forEach((pm, p) => {
+        const k = view.atStep[p] as number;
+        if (k >= 0) shortest = Math.min(shortest, pm.series.hours[k] as number);
       });
-      const jobs: JobSnapshot[] = [];
-      const byName = new Map<string, number>();
-      const snapOf = (j: number, state: JobSnapshot['state']): JobSnapshot => {
-        const job = world.jobs[j] as SimJob;
-        byName.set(job.spec.name, j);
-        return {
-          key: job.spec.name,
-          replicas: job.spec.replicas,
-          gpusPerReplica: job.spec.gpusPerReplica,
-          products: job.spec.product === '' ? undefined : [job.spec.product],
-          bidUsdPerGpuHour: job.spec.bid,
-          tier: job.spec.tier,
-          state,
-          assigned: [...job.nodes].map(([n, gpus]) => ({ node: (world.fleet[n] as FleetNode).name, gpus })),
-          runtimeSeconds: state === 'running' ? (view.nowMs - job.startMs) / 1000 : 0,
-          minRuntimeSeconds: 0,
-        };
-      };
-      for (const j of world.running) jobs.push(snapOf(j, 'running'));
-      for (const j of world.pending) jobs.push(snapOf(j, 'pending'));
-      const result = plan({
-        nowMs: view.nowMs,
-        nodes: snaps,
-        pools: [{ name: POOL, products: econ }],
-        jobs,
-        policy,
-      });
-
-      for (const p of result.preemptions) world.stop(byName.get(p.job) as number, 'preempted', view.nowMs);
-      for (const r of result.refused) world.refuse(byName.get(r.job) as number);
+      const waves = Math.max(1, Math.floor((shortest * 3600) / Math.max(policy.switchingSeconds, 1)));
+      const changed = new Set<number>();
+      const preemptedNow = new Set<number>();
       const nodeIndex = new Map(world.fleet.map((f, i) => [f.name, i]));
-      for (const pl of result.placements) {
-        if (!pl.isNew) continue;
-        world.start(
-          byName.get(pl.job) as number,
-          new Map(pl.nodes.map((s) => [nodeIndex.get(s.node) as number, s.gpus])),
-          view.nowMs,
-        );
-      }
-      result.nodes.forEach((np) => {
-        const n = nodeIndex.get(np.node) as number;
-        const s = (snaps as NodeSnapshot[])[n] as NodeSnapshot;
-        const comp = world.comps[n] as Composition;
-        comp.mining = np.miningGpus;
-        comp.idle = G - np.miningGpus - np.jobs.reduce((a, x) => a + x.gpus, 0);
-        const mode = np.jobs.length > 0 ? 'training' : np.miningGpus > 0 ? 'mining' : 'idle';
-        if (mode !== s.mode) {
-          s.mode = mode;
-          s.modeSinceMs = view.nowMs;
+      for (let w = 0; w < waves; w++) {
+        snaps.forEach((s, n) => {
+          s.unschedulable = view.atStep[(world.fleet[n] as FleetNode).product] === -1 || changed.has(n);
+        });
+        const jobs: JobSnapshot[] = [];
+        const byName = new Map<string, number>();
+        const snapOf = (j: number, state: JobSnapshot['state']): JobSnapshot => {
+          const job = world.jobs[j] as SimJob;
+          byName.set(job.spec.name, j);
+          return {
+            key: job.spec.name,
+            replicas: job.spec.replicas,
+            gpusPerReplica: job.spec.gpusPerReplica,
+            products: job.spec.product === '' ? undefined : [job.spec.product],
+            bidUsdPerGpuHour: job.spec.bid,
+            tier: job.spec.tier,
+            state,
+            assigned: [...job.nodes].map(([n, gpus]) => ({ node: (world.fleet[n] as FleetNode).name, gpus })),
+            runtimeSeconds: state === 'running' ? (view.nowMs - job.startMs) / 1000 : 0,
+            minRuntimeSeconds: 0,
+          };
+        };
+        for (const j of world.running) jobs.push(snapOf(j, 'running'));
+        // A job stopped at this step start waits for the next one.
+        for (const j of world.pending) if (!preemptedNow.has(j)) jobs.push(snapOf(j, 'pending'));
+        const result = plan({
+          nowMs: view.nowMs,
+          nodes: snaps,
+          pools: [{ name: POOL, products: econ }],
+          jobs,
+          policy,
+        });
+
+        for (const p of result.preemptions) {
+          const j = byName.get(p.job) as number;
+          preemptedNow.add(j);
+          world.stop(j, 'preempted', view.nowMs);
         }
-        s.miningGpus = np.miningGpus;
-      });
+        for (const r of result.refused) world.refuse(byName.get(r.job) as number);
+        for (const pl of result.placements) {
+          if (!pl.isNew) continue;
+          world.start(
+            byName.get(pl.job) as number,
+            new Map(pl.nodes.map((s) => [nodeIndex.get(s.node) as number, s.gpus])),
+            view.nowMs,
+          );
+        }
+        result.nodes.forEach((np) => {
+          const n = nodeIndex.get(np.node) as number;
+          const s = (snaps as NodeSnapshot[])[n] as NodeSnapshot;
+          const comp = world.comps[n] as Composition;
+          comp.mining = np.miningGpus;
+          comp.idle = G - np.miningGpus - np.jobs.reduce((a, x) => a + x.gpus, 0);
+          const mode = np.jobs.length > 0 ? 'training' : np.miningGpus > 0 ? 'mining' : 'idle';
+          if (mode !== s.mode) {
+            s.mode = mode;
+            s.modeSinceMs = view.nowMs;
+            changed.add(n);
+          }
+          s.miningGpus = np.miningGpus;
+        });
+        if (result.drains.length === 0) break;
+      }
     },
   };
 }
