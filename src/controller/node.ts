@@ -108,9 +108,15 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
     // Cordoned by someone: left exactly as it is.
     if (node.spec?.unschedulable) return;
     const st = nodeState(node, policy);
-    const target = st.target;
-    if (!target) return; // not planned yet
+    if (!st.target) return; // not planned yet
     const now = clock.now();
+    // After an aborted drain the node mines on for a drain timeout, whatever target the plan still shows:
+    // the planner holds it meanwhile and rewrites the target.
+    const cooling =
+      st.mode === 'mining' &&
+      st.drainAbortedMs !== undefined &&
+      now - st.drainAbortedMs < policy.drainTimeoutSeconds * 1000;
+    const target = cooling ? 'mining' : st.target;
     const pool = poolForNode(node, deps.parsed.poolsOf(deps.caches.pools));
     const onNode = deps.caches.managedPods.list().filter((p) => podNode(p) === name);
     const miners = onNode.filter((p) => isMiner(p) && !isTerminal(p));
