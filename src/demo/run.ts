@@ -57,8 +57,8 @@ function defaultInputs(o: DemoOptions): { trace: string; jobs?: string; start?: 
   return {
     trace: join(assets, 'eth-belgium-2022q2-mixed.csv'),
     jobs: o.jobs ?? join(assets, 'philly-on-eth-belgium-2022q2-mixed.csv'),
-    // June 2022: ETH's fall makes rentals beat mining on the RTX 4090 first, then on the RTX 3090.
-    start: o.start ?? '2022-06-08T00:00:00Z',
+    // June 2022: after ETH's fall, rentals beat mining on the RTX 4090 and more and more jobs outbid miners.
+    start: o.start ?? '2022-06-10T00:00:00Z',
   };
 }
 
@@ -264,6 +264,10 @@ function startOperator(cluster: LocalCluster, dir: string): ChildProcess {
       'off',
       '--node-selector',
       `${m.FARM_LABEL}=${m.FARM}`,
+      // A miner's 10 s of grace would be 10 market hours at the demo's pace; the ledger already charges
+      // every switch its switching seconds, so miners stop at once here.
+      '--miner-grace-period',
+      '0',
     ],
     { stdio: ['ignore', log, log] },
   );
