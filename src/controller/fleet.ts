@@ -89,11 +89,12 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
     if (failures.length > 0) throw aggregate('TrainingJob status', failures);
 
     if (!dryRun) {
+      const draining = new Set(view.snapshot.nodes.filter((n) => n.mode === 'draining').map((n) => n.name));
       const nodeWrites = decided.nodes
         .map((p) => ({ p, node: view.nodes.get(p.node) }))
         .filter(
           (x): x is { p: NodePlan; node: V1Node } =>
-            x.node !== undefined && targetChanged(x.node, x.p, policy.spec),
+            x.node !== undefined && targetChanged(x.node, x.p, policy.spec, draining.has(x.p.node)),
         );
       await forEachLimit(nodeWrites, WRITE_CONCURRENCY, ({ p, node }) =>
         writeTarget(deps, node, p, policy.spec, clock, signal).catch(record),
@@ -192,14 +193,18 @@ async function writeJob(
   }
 }
 
-export function targetChanged(node: V1Node, p: NodePlan, policy: Parameters<typeof nodeState>[1]): boolean {
+export function targetChanged(
+  node: V1Node,
+  p: NodePlan,
+  policy: Parameters<typeof nodeState>[1],
+  draining = false,
+): boolean {
   const st = nodeState(node, policy);
-  return (
-    st.target !== p.mode ||
-    st.targetMiningGpus !== p.miningGpus ||
-    st.targetReason === undefined ||
-    !sameReason(st.targetReason, clip(p.reason))
-  );
+  if (st.target !== p.mode || st.targetMiningGpus !== p.miningGpus || st.targetReason === undefined)
+    return true;
+  // While a node drains towards its target, the reason it was sent there stays the one shown.
+  if (draining) return false;
+  return !sameReason(st.targetReason, clip(p.reason));
 }
 
 /**
