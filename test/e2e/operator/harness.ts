@@ -323,6 +323,8 @@ export function spawnOperator(
       identity,
       '--log-level',
       'debug',
+      // No fixed port (tests run side by side): off unless the test picks one.
+      ...(args.includes('--metrics-address') ? [] : ['--metrics-address', 'off']),
       ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
