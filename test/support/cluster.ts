@@ -1,8 +1,11 @@
 // What cluster test files use: the shared local cluster, kubectl, namespaces and GPU nodes.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { addGpuNodes, type GpuNodeSpec } from '../../src/local/nodes.js';
+import { projectRoot } from '../../src/local/paths.js';
 import { ensureTools } from '../../src/local/tools.js';
 
 export interface RunResult {
@@ -21,6 +24,8 @@ export interface TestCluster {
   /** A fresh namespace named `<prefix>-<random>`. */
   createNamespace(prefix: string): Promise<string>;
   addGpuNodes(spec: GpuNodeSpec): Promise<string[]>;
+  /** Applies crds/ (server-side, once per test file) and waits until every CRD is Established. */
+  installCrds(): Promise<void>;
 }
 
 export function run(bin: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<RunResult> {
@@ -37,6 +42,7 @@ export function run(bin: string, args: string[], env: NodeJS.ProcessEnv, input?:
 }
 
 let cached: TestCluster | undefined;
+let crdsInstalled: Promise<void> | undefined;
 
 export async function getTestCluster(): Promise<TestCluster> {
   if (cached) return cached;
@@ -75,6 +81,25 @@ export async function getTestCluster(): Promise<TestCluster> {
       return name;
     },
     addGpuNodes: (spec) => addGpuNodes(kc, spec),
+    installCrds() {
+      crdsInstalled ??= (async () => {
+        const dir = join(projectRoot(), 'crds');
+        const names = readdirSync(dir)
+          .filter((f) => f.endsWith('.yaml'))
+          .map((f) => `crd/${f.replace(/\.yaml$/, '')}`);
+        const kubectl = tool(tools.kubectl);
+        await kubectl([
+          'apply',
+          '--server-side',
+          '--force-conflicts',
+          '--field-manager=rigshift-crds',
+          '-f',
+          dir,
+        ]);
+        await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...names]);
+      })();
+      return crdsInstalled;
+    },
   };
   return cached;
 }

@@ -52,20 +52,7 @@ beforeAll(async () => {
   ns = await c.createNamespace('api');
   const crds = readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml'));
   expect(crds).toHaveLength(3);
-  await c.kubectl([
-    'apply',
-    '--server-side',
-    '--force-conflicts',
-    '--field-manager=rigshift-crds',
-    '-f',
-    CRD_DIR,
-  ]);
-  await c.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    ...crds.map((f) => `crd/${f.replace(/\.yaml$/, '')}`),
-  ]);
+  await c.installCrds();
 }, 120_000);
 
 describe('example farm', () => {

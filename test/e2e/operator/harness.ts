@@ -17,7 +17,6 @@ import { getTestCluster, waitFor, type TestCluster } from '../../support/cluster
 export const P3090 = 'NVIDIA-GeForce-RTX-3090';
 export const MODE = 'rigshift.io/mode';
 export const TAINT = 'rigshift.io/reserved';
-const CRD_DIR = join(process.cwd(), 'crds');
 const LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
 
 /** Yield of an RTX 3090 (120 MH/s, 300 W) at these prices: 120 × r / 24 − 0.3 × e. */
@@ -70,30 +69,6 @@ export interface WorldOptions {
   withPool?: boolean;
 }
 
-let crdsApplied: Promise<void> | undefined;
-
-async function applyCrds(c: TestCluster): Promise<void> {
-  crdsApplied ??= (async () => {
-    await c.kubectl([
-      'apply',
-      '--server-side',
-      '--force-conflicts',
-      '--field-manager=rigshift-crds',
-      '-f',
-      CRD_DIR,
-    ]);
-    await c.kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/miningpools.rigshift.io',
-      'crd/trainingjobs.rigshift.io',
-      'crd/fleetpolicies.rigshift.io',
-    ]);
-  })();
-  return crdsApplied;
-}
-
 export function poolManifest(ns: string, over: Record<string, unknown> = {}): object {
   return {
     apiVersion: 'rigshift.io/v1alpha1',
@@ -138,7 +113,7 @@ export function completesAfter(seconds: number): Record<string, string> {
 
 export async function createWorld(o: WorldOptions): Promise<World> {
   const c = await getTestCluster();
-  await applyCrds(c);
+  await c.installCrds();
   const client = createKubeClient(c.kc);
   const ns = await c.createNamespace(o.prefix);
   const dir = mkdtempSync(join(tmpdir(), `rigshift-${ns}-`));

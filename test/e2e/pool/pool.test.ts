@@ -3,8 +3,6 @@
 // on 127.0.0.1. Static and ConfigMap prices run on the real clock; the HTTP scenario runs its reconciler and
 // queue on a fake clock, so refresh and max-age timers fire when the test advances time, not after sleeps.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { KubernetesObject, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { createPoolReconciler } from '../../../src/controller/pool.js';
@@ -29,7 +27,6 @@ import { createLogger } from '../../../src/log.js';
 import { getTestCluster, uniqueSuffix, waitFor, type TestCluster } from '../../support/cluster.js';
 import { json, PriceServer } from '../../unit/sources/price-server.js';
 
-const CRD_DIR = join(process.cwd(), 'crds');
 const P4090 = 'NVIDIA-GeForce-RTX-4090';
 const P3090 = 'NVIDIA-GeForce-RTX-3090';
 // 0.01 USD per MH/s-day, 0.085 USD/kWh, 1% fee (see test/unit/controller/pool-yields.test.ts):
@@ -207,21 +204,7 @@ beforeAll(async () => {
   core = c.kc.makeApiClient(k8s.CoreV1Api);
   custom = c.kc.makeApiClient(k8s.CustomObjectsApi);
   eventsApi = c.kc.makeApiClient(k8s.EventsV1Api);
-  const crds = readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml'));
-  await c.kubectl([
-    'apply',
-    '--server-side',
-    '--force-conflicts',
-    '--field-manager=rigshift-crds',
-    '-f',
-    CRD_DIR,
-  ]);
-  await c.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    ...crds.map((f) => `crd/${f.replace(/\.yaml$/, '')}`),
-  ]);
+  await c.installCrds();
 }, 120_000);
 
 afterAll(async () => {
