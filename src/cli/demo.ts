@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runDemo } from '../demo/run.js';
+import { runDemo, type DemoOptions } from '../demo/run.js';
 
 const positive = (what: string) => (v: string) => {
   const n = Number(v);
@@ -33,49 +33,36 @@ export function registerDemo(program: Command): void {
     .option('--chart <svg>', 'where to write the chart (default .rigshift/demo/demo.svg)')
     .option('--dir <dir>', 'state folder', '.rigshift/demo')
     .option('--keep', 'leave the cluster running at the end', false)
-    .action(
-      async (o: {
-        trace?: string;
-        jobs?: string;
-        nodes: number;
-        gpusPerNode: number;
-        speed: number;
-        hours?: number;
-        start?: string;
-        chart?: string;
-        dir: string;
-        keep: boolean;
-      }) => {
-        const controller = new AbortController();
-        const stop = (): void => {
-          process.stderr.write('\nrigshift demo: stopping (cleaning up the cluster and the operator)\n');
-          controller.abort();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        const interactive = Boolean(process.stdout.isTTY) && o.hours === undefined;
-        const summary = await runDemo(
-          {
-            ...o,
-            nodes: Math.round(o.nodes),
-            gpusPerNode: Math.round(o.gpusPerNode),
-            hours: o.hours === undefined ? undefined : Math.round(o.hours),
-            interactive,
-            log: (l) => process.stderr.write(`rigshift demo: ${l}\n`),
-          },
-          controller.signal,
-        );
-        const d = summary.revenueUsd - summary.alwaysMineUsd;
-        console.log(
-          [
-            `replayed ${summary.marketHours} market hours`,
-            `revenue      $${summary.revenueUsd.toFixed(2)} (mining $${summary.byMode.mining.toFixed(2)}, training $${summary.byMode.training.toFixed(2)}, idle $${summary.byMode.idle.toFixed(2)})`,
-            `always-mine  $${summary.alwaysMineUsd.toFixed(2)}  (${d >= 0 ? '+' : '-'}$${Math.abs(d).toFixed(2)})`,
-            `node switches ${summary.switches}`,
-            `jobs: ${summary.jobs.submitted} submitted, ${summary.jobs.started} started, ${summary.jobs.succeeded} succeeded, ${summary.jobs.failed} failed, ${summary.jobs.expired} left unserved`,
-            `chart: ${summary.chart}`,
-          ].join('\n'),
-        );
-      },
-    );
+    .action(async (o: Omit<DemoOptions, 'interactive' | 'log'>) => {
+      const controller = new AbortController();
+      const stop = (): void => {
+        process.stderr.write('\nrigshift demo: stopping (cleaning up the cluster and the operator)\n');
+        controller.abort();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      const interactive = Boolean(process.stdout.isTTY) && o.hours === undefined;
+      const summary = await runDemo(
+        {
+          ...o,
+          nodes: Math.round(o.nodes),
+          gpusPerNode: Math.round(o.gpusPerNode),
+          hours: o.hours === undefined ? undefined : Math.round(o.hours),
+          interactive,
+          log: (l) => process.stderr.write(`rigshift demo: ${l}\n`),
+        },
+        controller.signal,
+      );
+      const d = summary.revenueUsd - summary.alwaysMineUsd;
+      console.log(
+        [
+          `replayed ${summary.marketHours} market hours`,
+          `revenue      $${summary.revenueUsd.toFixed(2)} (mining $${summary.byMode.mining.toFixed(2)}, training $${summary.byMode.training.toFixed(2)}, idle $${summary.byMode.idle.toFixed(2)})`,
+          `always-mine  $${summary.alwaysMineUsd.toFixed(2)}  (${d >= 0 ? '+' : '-'}$${Math.abs(d).toFixed(2)})`,
+          `node switches ${summary.switches}`,
+          `jobs: ${summary.jobs.submitted} submitted, ${summary.jobs.started} started, ${summary.jobs.succeeded} succeeded, ${summary.jobs.failed} failed, ${summary.jobs.expired} left unserved`,
+          `chart: ${summary.chart}`,
+        ].join('\n'),
+      );
+    });
 }
