@@ -1,6 +1,6 @@
 import { findCondition, type TrainingJob } from '../api/v1alpha1/index.js';
 import type { JobWait, Placement, Preemption } from '../planner/index.js';
-import { deepEqual, type Condition } from '../kube/status.js';
+import { condition, deepEqual, type Condition } from '../kube/status.js';
 import { replicaNodes, type JobPhase } from './snapshot.js';
 
 /**
@@ -32,18 +32,6 @@ export interface AdmissionEvent {
   note: string;
 }
 
-const cond = (
-  type: string,
-  status: 'True' | 'False',
-  reason: string,
-  message: string,
-  gen?: number,
-): Condition => {
-  const c: Condition = { type, status, reason, message };
-  if (gen !== undefined) c.observedGeneration = gen;
-  return c;
-};
-
 /** The planner's status for a job; `note` prefixes messages (e.g. why an admission was undone). */
 export function admissionStatus(
   job: TrainingJob,
@@ -56,9 +44,9 @@ export function admissionStatus(
   const preemptions = job.status?.preemptions;
   const keepPreempted = (fallback: Condition): Condition => {
     const p = findCondition(current, 'Preempted');
-    return p?.status === 'True' ? cond('Preempted', 'True', p.reason, p.message, gen) : fallback;
+    return p?.status === 'True' ? condition('Preempted', 'True', p.reason, p.message, gen) : fallback;
   };
-  const notPreempted = cond('Preempted', 'False', 'NotPreempted', '', gen);
+  const notPreempted = condition('Preempted', 'False', 'NotPreempted', '', gen);
   const out = (conditions: Condition[], extra: Omit<AdmissionStatus, 'conditions'> = {}): AdmissionStatus => {
     const s: AdmissionStatus = { conditions, ...extra };
     if (preemptions !== undefined && s.preemptions === undefined) s.preemptions = preemptions;
@@ -77,9 +65,11 @@ export function admissionStatus(
       const message = kept && admitted?.status === 'True' ? admitted.message : note + p.reason;
       return out(
         [
-          cond('Queued', 'False', 'Admitted', '', gen),
-          cond('Admitted', 'True', 'Placed', message, gen),
-          phase === 'running' ? cond('Preempted', 'False', 'Running', '', gen) : keepPreempted(notPreempted),
+          condition('Queued', 'False', 'Admitted', '', gen),
+          condition('Admitted', 'True', 'Placed', message, gen),
+          phase === 'running'
+            ? condition('Preempted', 'False', 'Running', '', gen)
+            : keepPreempted(notPreempted),
         ],
         { assignedNodes: nodes },
       );
@@ -89,8 +79,8 @@ export function admissionStatus(
       const message = note + w.reason;
       return out(
         [
-          cond('Queued', 'True', w.code, message, gen),
-          cond('Admitted', 'False', w.code, message, gen),
+          condition('Queued', 'True', w.code, message, gen),
+          condition('Admitted', 'False', w.code, message, gen),
           keepPreempted(notPreempted),
         ],
         { waitingReason: message },
@@ -101,23 +91,23 @@ export function admissionStatus(
       const reason = p.by ? 'Outbid' : 'BidBelowYield';
       return out(
         [
-          cond('Queued', 'True', 'Preempted', p.reason, gen),
-          cond('Admitted', 'False', 'Preempted', p.reason, gen),
-          cond('Preempted', 'True', reason, p.reason, gen),
+          condition('Queued', 'True', 'Preempted', p.reason, gen),
+          condition('Admitted', 'False', 'Preempted', p.reason, gen),
+          condition('Preempted', 'True', reason, p.reason, gen),
         ],
         { waitingReason: `preempted: ${p.reason}`, preemptions: (preemptions ?? 0) + 1 },
       );
     }
     case 'ended':
       return out([
-        cond('Queued', 'False', 'Ended', '', gen),
-        cond('Admitted', 'False', 'Ended', '', gen),
-        cond('Preempted', 'False', 'Ended', '', gen),
+        condition('Queued', 'False', 'Ended', '', gen),
+        condition('Admitted', 'False', 'Ended', '', gen),
+        condition('Preempted', 'False', 'Ended', '', gen),
       ]);
     case 'suspended':
       return out([
-        cond('Queued', 'False', 'Suspended', 'spec.suspend is true', gen),
-        cond('Admitted', 'False', 'Suspended', 'spec.suspend is true', gen),
+        condition('Queued', 'False', 'Suspended', 'spec.suspend is true', gen),
+        condition('Admitted', 'False', 'Suspended', 'spec.suspend is true', gen),
         keepPreempted(notPreempted),
       ]);
   }

@@ -6,7 +6,7 @@ import {
   type TrainingJobState,
 } from '../api/v1alpha1/index.js';
 import { Decimal } from '../economics/decimal.js';
-import { deepEqual, rfc3339, type Condition } from '../kube/status.js';
+import { condition, deepEqual, rfc3339, type Condition } from '../kube/status.js';
 import { RUN_LABEL } from './labels.js';
 import { isTerminal, isTerminating, podNode, trainingPodName } from './pods.js';
 import { assignedNodes, type JobPhase } from './snapshot.js';
@@ -60,18 +60,6 @@ export interface ProgressInput {
   nodesReady: boolean;
   nowMs: number;
 }
-
-const cond = (
-  type: string,
-  status: 'True' | 'False',
-  reason: string,
-  message: string,
-  gen?: number,
-): Condition => {
-  const c: Condition = { type, status, reason, message };
-  if (gen !== undefined) c.observedGeneration = gen;
-  return c;
-};
 
 function isReady(pod: V1Pod): boolean {
   return (
@@ -130,7 +118,7 @@ export function jobProgress(input: ProgressInput): Progress {
     if (failedPod) {
       const node = podNode(failedPod) ?? '?';
       const why = failedPod.status?.reason ?? failedPod.status?.message ?? 'container failed';
-      failed = cond(
+      failed = condition(
         'Failed',
         'True',
         'PodFailed',
@@ -139,7 +127,13 @@ export function jobProgress(input: ProgressInput): Progress {
       );
       events.push({ type: 'Warning', reason: 'Failed', note: failed.message ?? '' });
     } else if (current.length === replicas && current.every((p) => p.status?.phase === 'Succeeded')) {
-      succeeded = cond('Succeeded', 'True', 'AllReplicasSucceeded', `all ${replicas} replicas exited 0`, gen);
+      succeeded = condition(
+        'Succeeded',
+        'True',
+        'AllReplicasSucceeded',
+        `all ${replicas} replicas exited 0`,
+        gen,
+      );
       events.push({ type: 'Normal', reason: 'Succeeded', note: succeeded.message ?? '' });
     }
   }
@@ -167,7 +161,7 @@ export function jobProgress(input: ProgressInput): Progress {
   if (runningNow && job.spec.maxRuntimeSeconds !== undefined && gpus > 0) {
     const ranSeconds = gpuHours.times(Decimal.of(3600)).div(Decimal.of(gpus)).toNumber();
     if (ranSeconds >= job.spec.maxRuntimeSeconds) {
-      failed = cond(
+      failed = condition(
         'Failed',
         'True',
         'DeadlineExceeded',
@@ -189,8 +183,8 @@ export function jobProgress(input: ProgressInput): Progress {
   const stop = pods.filter((p) => !isTerminal(p) && !isTerminating(p) && !keep(p));
 
   const running = runningNow
-    ? cond('Running', 'True', 'AllReplicasRunning', `${replicas} of ${replicas} replicas running`, gen)
-    : cond(
+    ? condition('Running', 'True', 'AllReplicasRunning', `${replicas} of ${replicas} replicas running`, gen)
+    : condition(
         'Running',
         'False',
         notRunningReason(phase, terminal, succeeded !== undefined, active),
@@ -213,8 +207,8 @@ export function jobProgress(input: ProgressInput): Progress {
 
   const conditions = [
     running,
-    succeeded ?? cond('Succeeded', 'False', 'NotFinished', '', gen),
-    failed ?? cond('Failed', 'False', 'NotFailed', '', gen),
+    succeeded ?? condition('Succeeded', 'False', 'NotFinished', '', gen),
+    failed ?? condition('Failed', 'False', 'NotFailed', '', gen),
   ];
   const out: ProgressStatus = {
     conditions,

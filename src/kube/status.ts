@@ -8,6 +8,19 @@ export interface Condition {
   observedGeneration?: number | undefined;
 }
 
+/** A condition without its transition time (mergeConditions sets it), for the given generation if any. */
+export function condition(
+  type: string,
+  status: 'True' | 'False',
+  reason: string,
+  message: string,
+  observedGeneration?: number,
+): Condition {
+  const c: Condition = { type, status, reason, message };
+  if (observedGeneration !== undefined) c.observedGeneration = observedGeneration;
+  return c;
+}
+
 /** Kubernetes timestamps are RFC 3339 with second precision. */
 export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
