@@ -1,6 +1,9 @@
 // One operator scenario's world on the shared local cluster: its own namespace, uniquely labelled kwok GPU
 // nodes, its own PriorityClasses, a policy file, a MiningPool selecting only its nodes, and the operator scoped
-// to them (--namespace, --node-selector, --policy-file), run in-process or as a child process.
+// to them (--namespace, --node-selector, --policy-file), run in-process or as a child process. The operator
+// authenticates as the Helm chart's ServiceAccount (its RBAC installed with the world's namespace as the
+// release namespace), which proves the chart's ClusterRole and Roles are enough; the test code itself uses
+// the admin client.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +15,7 @@ import { createKubeClient, type KubeClient } from '../../../src/kube/client.js';
 import { Kinds, resourcePath } from '../../../src/kube/resources.js';
 import { isNotFound } from '../../../src/kube/rest.js';
 import { createLogger } from '../../../src/log.js';
+import { installChartRbac, type ChartRbac } from '../../support/chart-rbac.js';
 import { getTestCluster, waitFor, type TestCluster } from '../../support/cluster.js';
 
 export const P3090 = 'NVIDIA-GeForce-RTX-3090';
@@ -33,7 +37,10 @@ export interface OperatorEvent {
 
 export interface World {
   c: TestCluster;
+  /** Admin client, for the test code. */
   client: KubeClient;
+  /** The chart's ServiceAccount and RBAC in the world's namespace: the operator's credentials. */
+  rbac: ChartRbac;
   ns: string;
   nodes: string[];
   policyFile: string;
@@ -116,6 +123,8 @@ export async function createWorld(o: WorldOptions): Promise<World> {
   await c.installCrds();
   const client = createKubeClient(c.kc);
   const ns = await c.createNamespace(o.prefix);
+  // Valid for the whole test file: the slowest takes a few minutes.
+  const rbac = await installChartRbac(c, { namespace: ns, tokenSeconds: 7200 });
   const dir = mkdtempSync(join(tmpdir(), `rigshift-${ns}-`));
   const pcs = { mining: `${ns}-mining`, training: `${ns}-training` };
   const rest = client.rest;
@@ -123,6 +132,7 @@ export async function createWorld(o: WorldOptions): Promise<World> {
   const world: World = {
     c,
     client,
+    rbac,
     ns,
     nodes: [],
     dir,
@@ -209,6 +219,7 @@ export async function createWorld(o: WorldOptions): Promise<World> {
       await rest
         .request({ method: 'DELETE', path: resourcePath(Kinds.Namespace, { name: ns }) })
         .catch(() => undefined);
+      await rbac.cleanup().catch(() => undefined);
     },
   };
 
@@ -248,12 +259,14 @@ export async function createWorld(o: WorldOptions): Promise<World> {
   return world;
 }
 
-/** The operator in this process, scoped to the world. */
+/** The operator in this process, scoped to the world, as the chart's ServiceAccount. */
 export async function startOperator(w: World, over: Partial<ManagerOptions> = {}): Promise<Manager> {
   const m = new Manager(
-    w.c.kc,
+    w.rbac.kc,
     {
       namespace: w.ns,
+      leaderElectionNamespace: w.ns,
+      leaderElectionId: w.rbac.leaseName,
       nodeSelector: `rigshift.io/test=${w.ns}`,
       policyFile: w.policyFile,
       minerGracePeriodSeconds: 1,
@@ -266,7 +279,8 @@ export async function startOperator(w: World, over: Partial<ManagerOptions> = {}
   return m;
 }
 
-/** The operator as a child process (`node bin/rigshift.js run ...`, the compiled dist/). */
+/** The operator as a child process (`node bin/rigshift.js run ...`, the compiled dist/), as the chart's
+ * ServiceAccount. */
 export interface OperatorProcess {
   child: ChildProcess;
   identity: string;
@@ -285,7 +299,11 @@ export function spawnOperator(
       join(process.cwd(), 'bin', 'rigshift.js'),
       'run',
       '--kubeconfig',
-      w.c.kubeconfigPath,
+      w.rbac.kubeconfigPath,
+      '--leader-election-namespace',
+      w.ns,
+      '--leader-election-id',
+      w.rbac.leaseName,
       '--namespace',
       w.ns,
       '--node-selector',

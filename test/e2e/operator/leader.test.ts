@@ -36,8 +36,6 @@ async function start(identity: string): Promise<OperatorProcess> {
     w,
     [
       '--leader-elect',
-      '--leader-election-namespace',
-      w.ns,
       '--lease-duration',
       '4',
       '--renew-deadline',
@@ -62,7 +60,7 @@ const leaderGauge = async (identity: string): Promise<string | undefined> =>
   /^rigshift_leader (\d)$/m.exec((await http(identity, '/metrics')).body)?.[1];
 
 async function holder(): Promise<string | undefined> {
-  const lease = await w.get<{ spec?: { holderIdentity?: string } }>('Lease', 'rigshift-operator');
+  const lease = await w.get<{ spec?: { holderIdentity?: string } }>('Lease', w.rbac.leaseName);
   return lease?.spec?.holderIdentity || undefined;
 }
 

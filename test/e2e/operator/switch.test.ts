@@ -79,7 +79,11 @@ describe('the farm', () => {
         .replace(/mining: .*/, 'mining: no-such-class')
         .replace(/training: .*/, 'training: rigshift-nope'),
     );
-    const m = new M(w.c.kc, { namespace: w.ns, nodeSelector: `rigshift.io/test=${w.ns}`, policyFile: bad });
+    const m = new M(w.rbac.kc, {
+      namespace: w.ns,
+      nodeSelector: `rigshift.io/test=${w.ns}`,
+      policyFile: bad,
+    });
     await expect(m.start()).rejects.toThrow(
       /PriorityClass no-such-class \(for mining pods\) and rigshift-nope \(for training pods\) does not exist/,
     );
