@@ -8,6 +8,7 @@ import {
   isRunning,
   jobManifest,
   podNodeOf,
+  poolManifest,
   startOperator,
   waitAllMining,
   waitFor,
@@ -33,7 +34,6 @@ beforeAll(async () => {
     withPool: false,
   });
   await w.apply(prices('0.02'));
-  const { poolManifest } = await import('./harness.js');
   await w.apply(
     poolManifest(w.ns, { revenueUsdPerMhsDay: { configMapKeyRef: { name: 'prices', key: 'revenue' } } }),
   );
