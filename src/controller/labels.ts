@@ -24,6 +24,11 @@ export const DRAINING_TO = 'rigshift.io/draining-to';
 export const DRAIN_STARTED = 'rigshift.io/drain-started';
 /** Set when a drain was given up (policy Abort): the planner leaves the node alone for a drain timeout. */
 export const DRAIN_ABORTED = 'rigshift.io/drain-aborted';
+/** Which pods keep a drain from finishing and why (PDB, finalizer...): set while stalled and after an Abort. */
+export const DRAIN_STALLED = 'rigshift.io/drain-stalled';
+/** The label and taint keys the mode was last written under, so a policy that changes them removes the old. */
+export const MODE_LABEL_KEY = 'rigshift.io/mode-label-key';
+export const TAINT_KEY = 'rigshift.io/taint-key';
 
 /** Node annotations written by the fleet planner (field manager `rigshift-planner`). */
 export const TARGET_MODE = 'rigshift.io/target-mode';

@@ -14,12 +14,16 @@ import type { Logger } from '../log.js';
 import type { Caches, Parsed } from './caches.js';
 import {
   DRAIN_ABORTED,
+  DRAIN_STALLED,
   DRAIN_STARTED,
   DRAINING_TO,
   FIELD_MANAGER,
+  MODE_LABEL_KEY,
   MODE_SINCE,
+  TAINT_KEY,
   TRAINING_JOB_LABEL,
 } from './labels.js';
+import { formatStalled, nextDrainLook, parseStalled, pastGrace, terminatingCause } from './stall.js';
 import { isGpuNode, nodeGpus, nodeState, poolForNode, taintsWith, type NodeState } from './nodes.js';
 import { buildMinerPod, isMiner, isTerminal, isTerminating, podGpus, podNode } from './pods.js';
 import { assignedNodes, jobPhase } from './snapshot.js';
@@ -37,9 +41,6 @@ export interface NodeDeps {
   logger?: Logger | undefined;
 }
 
-/** How often a drain in progress is looked at (pod deletions also wake it). */
-const DRAIN_POLL_MS = 1000;
-
 /** What the node reconciler writes on a node (field manager rigshift): its mode, since when, drain state. */
 export interface ModeWrite {
   mode: NodeMode;
@@ -47,6 +48,8 @@ export interface ModeWrite {
   drainingTo?: 'training' | 'idle';
   drainStartedMs?: number;
   abortedMs?: number;
+  /** The drain-stalled annotation: which pods keep the drain from finishing and why. */
+  stalled?: string;
 }
 
 /** The node's labels, annotations and taints for a mode write (server-side apply body). */
@@ -55,13 +58,20 @@ export function modeBody(
   w: ModeWrite,
   policy: Pick<FleetPolicySpec, 'modeLabelKey' | 'reservedTaintKey'>,
 ): V1Node {
-  const annotations: Record<string, string> = { [MODE_SINCE]: rfc3339(new Date(w.sinceMs)) };
+  const annotations: Record<string, string> = {
+    [MODE_SINCE]: rfc3339(new Date(w.sinceMs)),
+    // The keys this write uses: when the policy changes them, the next write removes these (even after a restart).
+    [MODE_LABEL_KEY]: policy.modeLabelKey,
+    [TAINT_KEY]: policy.reservedTaintKey,
+  };
   if (w.mode === 'draining') {
     annotations[DRAINING_TO] = w.drainingTo ?? 'idle';
     annotations[DRAIN_STARTED] = rfc3339(new Date(w.drainStartedMs ?? w.sinceMs));
   }
   if (w.abortedMs !== undefined) annotations[DRAIN_ABORTED] = rfc3339(new Date(w.abortedMs));
+  if (w.stalled) annotations[DRAIN_STALLED] = w.stalled;
   const reserved = w.mode === 'draining' || w.mode === 'training';
+  const old = nodeState(node, policy).oldTaintKey;
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -69,11 +79,12 @@ export function modeBody(
       name: node.metadata?.name ?? '',
       // Only over the node as we last saw it: a concurrent change (another taint, a new target) retries.
       resourceVersion: node.metadata?.resourceVersion,
+      // A label under an old key, applied by this field manager before, is removed by leaving it out.
       labels: { [policy.modeLabelKey]: w.mode },
       annotations,
     },
     // Taints are an atomic list: always sent whole, others' taints kept as they are.
-    spec: { taints: taintsWith(node, policy.reservedTaintKey, reserved) },
+    spec: { taints: taintsWith(node, policy.reservedTaintKey, reserved, old ? [old] : []) },
   };
 }
 
@@ -87,9 +98,20 @@ function upToDate(st: NodeState, w: ModeWrite, node: V1Node, policy: FleetPolicy
     st.tainted === reserved &&
     (w.mode === 'draining') === (ann[DRAINING_TO] !== undefined) &&
     (w.mode !== 'draining' || st.drainingTo === w.drainingTo) &&
-    node.metadata?.labels?.[policy.modeLabelKey] === w.mode
+    (ann[DRAIN_STALLED] || undefined) === w.stalled &&
+    !st.keysChanged &&
+    node.metadata?.labels?.[policy.modeLabelKey] === w.mode &&
+    hasNoOldKeys(node, st)
   );
 }
+
+function hasNoOldKeys(node: V1Node, st: NodeState): boolean {
+  const labelGone = !st.oldLabelKey || node.metadata?.labels?.[st.oldLabelKey] === undefined;
+  const taintGone = !st.oldTaintKey || !(node.spec?.taints ?? []).some((t) => t.key === st.oldTaintKey);
+  return labelGone && taintGone;
+}
+
+const podId = (p: V1Pod): string => `${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`;
 
 /**
  * The node reconciler, keyed by node name: moves a node towards the mode the planner asked for. Mining →
@@ -147,8 +169,10 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
         mode: to,
         sinceMs: mode === to && st.modeSinceMs !== undefined ? st.modeSinceMs : now,
       };
+      // The abort and its cause stay on the node for the cool-down (kubectl describe node says why).
       if (st.drainAbortedMs !== undefined && now - st.drainAbortedMs < policy.drainTimeoutSeconds * 1000) {
         w.abortedMs = st.drainAbortedMs;
+        if (st.drainStalled) w.stalled = st.drainStalled;
       }
       if (upToDate(st, w, node, policy)) return node;
       const written = await write(w);
@@ -200,12 +224,19 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
         deps.metrics?.drainDuration.observe({ outcome: 'cancelled' }, (now - startedMs) / 1000);
         return;
       }
+      const draining = (stalled: string | undefined): ModeWrite => {
+        const w: ModeWrite = {
+          mode: 'draining',
+          sinceMs: cst.modeSinceMs ?? now,
+          drainingTo,
+          drainStartedMs: startedMs,
+        };
+        if (stalled) w.stalled = stalled;
+        return w;
+      };
       if (target !== drainingTo) {
         drainingTo = target === 'training' ? 'training' : 'idle';
-        current = await write(
-          { mode: 'draining', sinceMs: cst.modeSinceMs ?? now, drainingTo, drainStartedMs: startedMs },
-          current,
-        );
+        current = await write(draining(cst.drainStalled), current);
       }
       if (miners.length === 0) {
         await write({ mode: drainingTo, sinceMs: now }, current);
@@ -218,72 +249,113 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
         );
         return;
       }
-      const timeoutMs = policy.drainTimeoutSeconds * 1000;
-      const timedOut = now - startedMs >= timeoutMs;
+      const timeoutS = policy.drainTimeoutSeconds;
+      const elapsedMs = now - startedMs;
+      const timedOut = elapsedMs >= timeoutS * 1000;
+      const onTimeout = policy.drainTimeoutPolicy;
       const jobs = jobsOnNode(name);
-      if (timedOut && policy.drainTimeoutPolicy === 'Abort') {
-        await write({ mode: 'mining', sinceMs: now, abortedMs: now }, current);
+      const left = `${miners.length} mining pod${miners.length === 1 ? '' : 's'} left`;
+
+      // Abort gives up at the timeout; ForceEvict when even deleting with grace 0 freed nothing by twice the
+      // timeout (a finalizer, a node that does not answer): both put the node back to mining.
+      const forceFailed = onTimeout === 'ForceEvict' && elapsedMs >= 2 * timeoutS * 1000;
+      if (timedOut && (onTimeout === 'Abort' || forceFailed)) {
+        const recorded = parseStalled(cst.drainStalled);
+        const causes = new Map<string, string>();
+        for (const pod of miners) {
+          const id = podId(pod);
+          causes.set(
+            id,
+            isTerminating(pod)
+              ? terminatingCause(pod, current, now)
+              : (recorded.get(id) ?? 'not evicted yet'),
+          );
+        }
+        const stalled = formatStalled(causes);
+        await write({ mode: 'mining', sinceMs: now, abortedMs: now, stalled }, current);
         deps.metrics?.drainDuration.observe({ outcome: 'aborted' }, (now - startedMs) / 1000);
         deps.metrics?.switches.inc({ from: 'draining', to: 'mining', reason: 'drain-aborted' });
-        const note =
-          `drain to ${drainingTo} did not finish within ${policy.drainTimeoutSeconds} s ` +
-          `(${miners.length} mining pod${miners.length === 1 ? '' : 's'} left); policy Abort: back to mining`;
-        log?.warn({ node: name, drainingTo }, note);
-        await warnAll('DrainAborted', note, jobs);
+        const note = forceFailed
+          ? `drain to ${drainingTo} could not free the GPUs within ${2 * timeoutS} s although policy ` +
+            `ForceEvict deleted its mining pods with grace 0 (${left}); back to mining as policy Abort does`
+          : `drain to ${drainingTo} did not finish within ${timeoutS} s (${left}); policy Abort: back to mining`;
+        log?.warn({ node: name, drainingTo, stalled }, note);
+        await warnAll('DrainStalled', `drain to ${drainingTo} stalled: ${stalled}`, jobs);
+        await warnAll('DrainAborted', `${note}. Stuck: ${stalled}`, jobs);
         return;
       }
-      const blocked: string[] = [];
+
+      const causes = new Map<string, string>();
+      const justForced = new Map<string, string>();
       const failed: string[] = [];
       let forced = 0;
       for (const pod of miners) {
-        if (isTerminating(pod)) continue;
-        const ns = pod.metadata?.namespace ?? '';
-        const podName = pod.metadata?.name ?? '';
-        if (timedOut && policy.drainTimeoutPolicy === 'ForceEvict') {
-          await deletePod(pod);
-          forced++;
+        const id = podId(pod);
+        if (timedOut && onTimeout === 'ForceEvict') {
+          // Grace 0 once: a pod still here after that is held by something the operator must not override.
+          if (pod.metadata?.deletionGracePeriodSeconds !== 0) {
+            await deletePod(pod, 0);
+            forced++;
+            justForced.set(id, 'deleted with grace 0 by policy ForceEvict, waiting for it to go');
+          } else causes.set(id, `${terminatingCause(pod, current, now)}; deleted with grace 0`);
+          continue;
+        }
+        if (isTerminating(pod)) {
+          // A pod on its way out is waited for; said once the timeout passes, or at once when a finalizer
+          // holds it past its grace period.
+          if (timedOut || (pod.metadata?.finalizers?.length && pastGrace(pod, now)))
+            causes.set(id, terminatingCause(pod, current, now));
           continue;
         }
         const r = await evictPod(deps.client, {
-          namespace: ns,
-          name: podName,
+          namespace: pod.metadata?.namespace ?? '',
+          name: pod.metadata?.name ?? '',
           uid: pod.metadata?.uid,
           signal,
         });
-        if (r.outcome === 'blockedByPdb') blocked.push(`${ns}/${podName}: ${r.message}`);
-        else if (r.outcome === 'error') failed.push(`${ns}/${podName}: ${r.message}`);
-        else log?.info({ node: name, pod: `${ns}/${podName}`, outcome: r.outcome }, 'mining pod evicted');
+        if (r.outcome === 'blockedByPdb')
+          causes.set(id, `eviction refused by a PodDisruptionBudget: ${r.message}`);
+        else if (r.outcome === 'severalPdbs')
+          causes.set(
+            id,
+            'more than one PodDisruptionBudget selects it, so the Eviction API refuses to evict it',
+          );
+        else if (r.outcome === 'error') failed.push(`${id}: ${r.message}`);
+        else log?.info({ node: name, pod: id, outcome: r.outcome }, 'mining pod evicted');
       }
+      const stalled = causes.size > 0 ? formatStalled(causes) : undefined;
+      const recorded =
+        causes.size + justForced.size > 0 ? formatStalled(new Map([...causes, ...justForced])) : undefined;
+      if (recorded !== cst.drainStalled) current = await write(draining(recorded), current);
       if (forced > 0) {
         await warnAll(
           'DrainForced',
-          `drain to ${drainingTo} ran past its timeout of ${policy.drainTimeoutSeconds} s; policy ForceEvict: ` +
-            `deleted ${forced} mining pod${forced === 1 ? '' : 's'} ignoring disruption budgets`,
+          `drain to ${drainingTo} ran past its timeout of ${timeoutS} s; policy ForceEvict: deleted ${forced} ` +
+            `mining pod${forced === 1 ? '' : 's'} with grace 0, ignoring disruption budgets`,
           jobs,
         );
       }
-      if (blocked.length > 0) {
-        const what = blocked.join('; ');
-        if (timedOut) {
-          await warnAll(
-            'DrainStalled',
-            `drain to ${drainingTo} is past its timeout of ${policy.drainTimeoutSeconds} s; policy Wait: still ` +
-              `evicting politely. Blocked: ${what}`,
-            jobs,
-          );
-        } else {
-          await deps.events.warning(
-            ref,
-            'DrainBlocked',
-            'Drain',
-            `eviction refused, retrying until the drain timeout of ${policy.drainTimeoutSeconds} s (then ` +
-              `${policy.drainTimeoutPolicy}): ${what}`,
-          );
-        }
+      if (stalled && timedOut) {
+        const next =
+          onTimeout === 'ForceEvict'
+            ? `policy ForceEvict: deleted with grace 0 yet still there; back to mining at ${2 * timeoutS} s`
+            : 'policy Wait: still evicting politely';
+        await warnAll(
+          'DrainStalled',
+          `drain to ${drainingTo} is past its timeout of ${timeoutS} s; ${next}. Stuck: ${stalled}`,
+          jobs,
+        );
+      } else if (stalled) {
+        await deps.events.warning(
+          ref,
+          'DrainBlocked',
+          'Drain',
+          `drain to ${drainingTo} cannot finish yet, retrying until its timeout of ${timeoutS} s (then ` +
+            `${onTimeout}): ${stalled}`,
+        );
       }
       if (failed.length > 0) throw new Error(`evictions failed on ${name}: ${failed.join('; ')}`);
-      const untilTimeout = startedMs + timeoutMs - now;
-      return { requeueAfterMs: untilTimeout > 0 ? Math.min(DRAIN_POLL_MS, untilTimeout) : DRAIN_POLL_MS };
+      return { requeueAfterMs: nextDrainLook(elapsedMs, timeoutS * 1000, onTimeout === 'ForceEvict') };
     }
 
     async function warnAll(
@@ -302,15 +374,16 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       }
     }
 
-    async function deletePod(pod: V1Pod): Promise<void> {
+    async function deletePod(pod: V1Pod, gracePeriodSeconds?: number): Promise<void> {
       const path = resourcePath(Kinds.Pod, { namespace: pod.metadata?.namespace, name: pod.metadata?.name });
+      const body: Record<string, unknown> = {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { uid: pod.metadata?.uid },
+      };
+      if (gracePeriodSeconds !== undefined) body.gracePeriodSeconds = gracePeriodSeconds;
       try {
-        await deps.client.rest.request({
-          method: 'DELETE',
-          path,
-          body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: pod.metadata?.uid } },
-          signal,
-        });
+        await deps.client.rest.request({ method: 'DELETE', path, body, signal });
       } catch (err) {
         if (!isNotFound(err) && !isConflict(err)) throw err;
       }

@@ -3,12 +3,15 @@ import { selectorMatches, type FleetPolicySpec, type MiningPool } from '../api/v
 import type { NodeMode, TargetMode } from '../planner/index.js';
 import {
   DRAIN_ABORTED,
+  DRAIN_STALLED,
   DRAIN_STARTED,
   DRAINING_TO,
   GPU_MEMORY_LABEL,
   GPU_RESOURCE,
+  MODE_LABEL_KEY,
   MODE_SINCE,
   PRODUCT_LABEL,
+  TAINT_KEY,
   TAINT_VALUE,
   TARGET_MINING_GPUS,
   TARGET_MODE,
@@ -51,7 +54,14 @@ export interface NodeState {
   drainingTo: 'training' | 'idle' | undefined;
   drainStartedMs: number | undefined;
   drainAbortedMs: number | undefined;
+  /** Pods keeping the drain from finishing and why (the `drain-stalled` annotation). */
+  drainStalled: string | undefined;
   tainted: boolean;
+  /** Label and taint keys the mode was written under that the policy no longer uses (to be removed). */
+  oldLabelKey: string | undefined;
+  oldTaintKey: string | undefined;
+  /** The keys recorded on the node are not the policy's: the next write records (and moves to) them. */
+  keysChanged: boolean;
 }
 
 export function nodeState(
@@ -60,7 +70,12 @@ export function nodeState(
 ): NodeState {
   const labels = node.metadata?.labels ?? {};
   const ann = node.metadata?.annotations ?? {};
-  const mode = labels[policy.modeLabelKey];
+  // After a policy change of the keys the mode is still read under the keys it was written with.
+  const wroteLabel = ann[MODE_LABEL_KEY];
+  const wroteTaint = ann[TAINT_KEY];
+  const oldLabelKey = wroteLabel && wroteLabel !== policy.modeLabelKey ? wroteLabel : undefined;
+  const oldTaintKey = wroteTaint && wroteTaint !== policy.reservedTaintKey ? wroteTaint : undefined;
+  const mode = labels[policy.modeLabelKey] ?? (oldLabelKey ? labels[oldLabelKey] : undefined);
   const target = ann[TARGET_MODE];
   const drainingTo = ann[DRAINING_TO];
   const gpus = ann[TARGET_MINING_GPUS];
@@ -74,7 +89,13 @@ export function nodeState(
     drainingTo: drainingTo === 'training' || drainingTo === 'idle' ? drainingTo : undefined,
     drainStartedMs: parseTime(ann[DRAIN_STARTED]),
     drainAbortedMs: parseTime(ann[DRAIN_ABORTED]),
-    tainted: hasReservedTaint(node, policy.reservedTaintKey),
+    drainStalled: ann[DRAIN_STALLED] || undefined,
+    tainted:
+      hasReservedTaint(node, policy.reservedTaintKey) ||
+      (oldTaintKey !== undefined && hasReservedTaint(node, oldTaintKey)),
+    oldLabelKey,
+    oldTaintKey,
+    keysChanged: wroteLabel !== policy.modeLabelKey || wroteTaint !== policy.reservedTaintKey,
   };
 }
 
@@ -82,9 +103,19 @@ export function hasReservedTaint(node: V1Node, key: string): boolean {
   return (node.spec?.taints ?? []).some((t) => t.key === key && t.effect === 'NoSchedule');
 }
 
-/** The node's taints with the reserved taint added or removed (others untouched, in their order). */
-export function taintsWith(node: V1Node, key: string, reserved: boolean): V1Taint[] {
-  const others = (node.spec?.taints ?? []).filter((t) => !(t.key === key && t.effect === 'NoSchedule'));
+/**
+ * The node's taints with the reserved taint added or removed (others untouched, in their order); the reserved
+ * taint under keys the policy no longer uses (`dropKeys`) is removed too.
+ */
+export function taintsWith(
+  node: V1Node,
+  key: string,
+  reserved: boolean,
+  dropKeys: readonly string[] = [],
+): V1Taint[] {
+  const ours = (t: V1Taint): boolean =>
+    t.effect === 'NoSchedule' && (t.key === key || (dropKeys.includes(t.key) && t.value === TAINT_VALUE));
+  const others = (node.spec?.taints ?? []).filter((t) => !ours(t));
   const out: V1Taint[] = others.map((t) => {
     const copy: V1Taint = { key: t.key, effect: t.effect };
     if (t.value !== undefined) copy.value = t.value;

@@ -104,6 +104,7 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
   const nodes = new Map<string, V1Node>();
   const poolOfNode = new Map<string, MiningPool>();
   const aborted = new Set<string>();
+  const abortCause = new Map<string, string>(); // the node's drain-stalled annotation: which pod, and why
   for (const n of input.nodes) {
     const name = n.metadata?.name;
     if (!name || !isGpuNode(n)) continue;
@@ -111,7 +112,10 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     const pool = poolForNode(n, input.pools);
     if (pool) poolOfNode.set(name, pool);
     const st = nodeState(n, policy);
-    if (st.drainAbortedMs !== undefined && nowMs - st.drainAbortedMs < abortCooldownMs) aborted.add(name);
+    if (st.drainAbortedMs !== undefined && nowMs - st.drainAbortedMs < abortCooldownMs) {
+      aborted.add(name);
+      if (st.drainStalled) abortCause.set(name, st.drainStalled.slice(0, 300));
+    }
   }
 
   // Jobs: phases, and which job holds GPUs where.
@@ -127,7 +131,11 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
       const gaveUp = assigned.filter((n) => aborted.has(n));
       if (gaveUp.length > 0) {
         phase = 'pending';
-        requeued.set(key, `the drain of ${gaveUp.join(', ')} was aborted`);
+        const why = gaveUp.flatMap((n) => abortCause.get(n) ?? []);
+        requeued.set(
+          key,
+          `the drain of ${gaveUp.join(', ')} was aborted${why.length > 0 ? ` (${why.join('; ')})` : ''}`,
+        );
       }
     }
     jobs.set(key, { job, phase });

@@ -7,6 +7,8 @@ export type EvictionResult =
   | { outcome: 'evicted' }
   /** A PodDisruptionBudget forbids it now (429); message is the server's, with the budget's numbers. */
   | { outcome: 'blockedByPdb'; message: string; retryAfterSeconds?: number | undefined }
+  /** More than one PodDisruptionBudget selects the pod: the Eviction API refuses it (500) until one goes. */
+  | { outcome: 'severalPdbs'; message: string }
   /** The pod (or the pod with that uid) no longer exists. */
   | { outcome: 'notFound'; message: string }
   | { outcome: 'error'; statusCode?: number | undefined; message: string };
@@ -77,6 +79,9 @@ export function classifyEvictionError(err: unknown): EvictionResult | 'throttled
       return { outcome: 'blockedByPdb', message, retryAfterSeconds: err.retryAfterSeconds };
     }
     return 'throttled';
+  }
+  if (err.statusCode === 500 && /more than one PodDisruptionBudget/i.test(err.serverMessage)) {
+    return { outcome: 'severalPdbs', message: err.serverMessage };
   }
   return { outcome: 'error', statusCode: err.statusCode, message: err.serverMessage };
 }

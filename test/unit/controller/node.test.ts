@@ -19,7 +19,14 @@ interface Harness {
 function harness(
   node: V1Node,
   pods: V1Pod[],
-  opts: { spec?: Partial<FleetPolicySpec>; foreign?: V1Pod[]; pdb?: boolean; jobs?: KubernetesObject[] } = {},
+  opts: {
+    spec?: Partial<FleetPolicySpec>;
+    foreign?: V1Pod[];
+    pdb?: boolean;
+    /** Two PodDisruptionBudgets select the miners: the Eviction API answers 500. */
+    severalPdbs?: boolean;
+    jobs?: KubernetesObject[];
+  } = {},
 ): Harness {
   const requests: RestRequest[] = [];
   const rest: RestClient = {
@@ -37,6 +44,14 @@ function harness(
           },
         };
         return Promise.reject(new ApiError('POST', req.path, 429, budget, undefined));
+      }
+      if (opts.severalPdbs && req.path.endsWith('/eviction')) {
+        const status = {
+          reason: 'InternalError',
+          message:
+            'Internal error occurred: This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.',
+        };
+        return Promise.reject(new ApiError('POST', req.path, 500, status, undefined));
       }
       const body = {
         ...(req.body as object),
@@ -117,24 +132,75 @@ describe('node reconciler', () => {
     expect(h.events).toEqual(['ModeChanged a']);
   });
 
-  it('a blocked eviction is reported and retried; terminating miners are waited for, not evicted again', async () => {
+  it('a blocked eviction is reported, recorded on the node and retried; terminating miners are waited for', async () => {
     const going = minerPod('m0', 'a', 8, { deletionTimestamp: new Date(NOW) });
     const h = harness(
       modeNode('a', 'draining', 'training', drainingSince(NOW - 5000)),
       [going, minerPod('m1', 'a')],
       { pdb: true },
     );
-    expect(await h.run()).toEqual({ requeueAfterMs: 1000 });
-    expect(calls(h)).toEqual(['POST /api/v1/namespaces/farm/pods/m1/eviction']);
+    expect(await h.run()).toEqual({ requeueAfterMs: 1250 });
+    expect(calls(h)).toEqual(['POST /api/v1/namespaces/farm/pods/m1/eviction', 'PATCH /api/v1/nodes/a']);
+    expect(nodeWrites(h)[0]?.metadata.annotations['rigshift.io/drain-stalled']).toBe(
+      "farm/m1: eviction refused by a PodDisruptionBudget: Cannot evict pod as it would violate the pod's " +
+        'disruption budget.',
+    );
+    expect(nodeWrites(h)[0]?.metadata.labels['rigshift.io/mode']).toBe('draining');
     expect(h.events).toEqual(['DrainBlocked a']);
   });
 
+  it('two budgets on one miner: the cause is named, not a bare error', async () => {
+    const h = harness(
+      modeNode('a', 'draining', 'training', drainingSince(NOW - 5000)),
+      [minerPod('m1', 'a')],
+      {
+        severalPdbs: true,
+      },
+    );
+    await h.run();
+    expect(nodeWrites(h)[0]?.metadata.annotations['rigshift.io/drain-stalled']).toBe(
+      'farm/m1: more than one PodDisruptionBudget selects it, so the Eviction API refuses to evict it',
+    );
+    expect(h.events).toEqual(['DrainBlocked a']);
+  });
+
+  it('a miner held by a finalizer past its grace is named before the timeout, and never evicted again', async () => {
+    const held = minerPod('m1', 'a', 8, {
+      deletionTimestamp: new Date(NOW - 2000),
+      finalizers: ['example.com/hold'],
+    });
+    const h = harness(modeNode('a', 'draining', 'training', drainingSince(NOW - 5000)), [held]);
+    await h.run();
+    expect(calls(h)).toEqual(['PATCH /api/v1/nodes/a']);
+    expect(nodeWrites(h)[0]?.metadata.annotations['rigshift.io/drain-stalled']).toBe(
+      'farm/m1: Terminating, held by finalizer example.com/hold',
+    );
+    expect(h.events).toEqual(['DrainBlocked a']);
+  });
+
+  it('an unchanged stall is not written again', async () => {
+    const held = minerPod('m1', 'a', 8, {
+      deletionTimestamp: new Date(NOW - 2000),
+      finalizers: ['example.com/hold'],
+    });
+    const node = modeNode('a', 'draining', 'training', {
+      ...drainingSince(NOW - 5000),
+      'rigshift.io/drain-stalled': 'farm/m1: Terminating, held by finalizer example.com/hold',
+    });
+    const h = harness(node, [held]);
+    await h.run();
+    expect(calls(h)).toEqual([]);
+  });
+
   it.each<[string, string[], string[]]>([
-    ['Wait', ['POST /api/v1/namespaces/farm/pods/m1/eviction'], ['DrainStalled a']],
-    ['ForceEvict', ['DELETE /api/v1/namespaces/farm/pods/m1'], ['DrainForced a']],
-    ['Abort', ['PATCH /api/v1/nodes/a'], ['DrainAborted a']],
+    ['Wait', ['POST /api/v1/namespaces/farm/pods/m1/eviction', 'PATCH /api/v1/nodes/a'], ['DrainStalled a']],
+    ['ForceEvict', ['DELETE /api/v1/namespaces/farm/pods/m1', 'PATCH /api/v1/nodes/a'], ['DrainForced a']],
+    ['Abort', ['PATCH /api/v1/nodes/a'], ['DrainStalled a', 'DrainAborted a']],
   ])('past the drain timeout, policy %s', async (drainTimeoutPolicy, requests, events) => {
-    const node = modeNode('a', 'draining', 'training', drainingSince(NOW - 61_000));
+    const node = modeNode('a', 'draining', 'training', {
+      ...drainingSince(NOW - 61_000),
+      'rigshift.io/drain-stalled': 'farm/m1: eviction refused by a PodDisruptionBudget: keep',
+    });
     const h = harness(node, [minerPod('m1', 'a')], {
       pdb: true,
       spec: { drainTimeoutPolicy: drainTimeoutPolicy as FleetPolicySpec['drainTimeoutPolicy'] },
@@ -142,12 +208,85 @@ describe('node reconciler', () => {
     await h.run();
     expect(calls(h)).toEqual(requests);
     expect(h.events).toEqual(events);
+    if (drainTimeoutPolicy === 'ForceEvict') {
+      expect(h.requests[0]?.body).toMatchObject({ gracePeriodSeconds: 0, preconditions: { uid: 'uid-m1' } });
+      expect(nodeWrites(h)[0]?.metadata.annotations['rigshift.io/drain-stalled']).toBe(
+        'farm/m1: deleted with grace 0 by policy ForceEvict, waiting for it to go',
+      );
+    }
     if (drainTimeoutPolicy === 'Abort') {
       const w = nodeWrites(h)[0];
       expect(w?.metadata.labels['rigshift.io/mode']).toBe('mining');
       expect(w?.metadata.annotations['rigshift.io/drain-aborted']).toBe(iso(NOW));
+      // The cause found while draining stays on the node through the cool-down.
+      expect(w?.metadata.annotations['rigshift.io/drain-stalled']).toBe(
+        'farm/m1: eviction refused by a PodDisruptionBudget: keep',
+      );
       expect(w?.spec.taints).toEqual([]);
     }
+  });
+
+  it('ForceEvict: a miner deleted with grace 0 that stays is reported, then the drain gives up at twice the timeout', async () => {
+    const held = minerPod('m1', 'a', 8, {
+      deletionTimestamp: new Date(NOW - 30_000),
+      deletionGracePeriodSeconds: 0,
+      finalizers: ['example.com/hold'],
+    });
+    const spec = { drainTimeoutPolicy: 'ForceEvict' as const };
+    const h = harness(modeNode('a', 'draining', 'training', drainingSince(NOW - 90_000)), [held], { spec });
+    expect(await h.run()).toEqual({ requeueAfterMs: 22_500 });
+    expect(calls(h)).toEqual(['PATCH /api/v1/nodes/a']);
+    expect(nodeWrites(h)[0]?.metadata.annotations['rigshift.io/drain-stalled']).toBe(
+      'farm/m1: Terminating, held by finalizer example.com/hold, deleted with grace 0',
+    );
+    expect(h.events).toEqual(['DrainStalled a']);
+
+    const later = harness(modeNode('a', 'draining', 'training', drainingSince(NOW - 120_000)), [held], {
+      spec,
+    });
+    await later.run();
+    const [w] = nodeWrites(later);
+    expect(w?.metadata.labels['rigshift.io/mode']).toBe('mining');
+    expect(w?.metadata.annotations['rigshift.io/drain-aborted']).toBe(iso(NOW));
+    expect(w?.metadata.annotations['rigshift.io/drain-stalled']).toBe(
+      'farm/m1: Terminating, held by finalizer example.com/hold',
+    );
+    expect(later.events).toEqual(['DrainStalled a', 'DrainAborted a']);
+  });
+
+  it('a terminating miner its node reports Failed no longer holds the drain (the kubelet said it stopped)', async () => {
+    const done = minerPod('m1', 'a', 8, { deletionTimestamp: new Date(NOW - 30_000), finalizers: ['x/y'] });
+    done.status = { phase: 'Failed' };
+    const h = harness(modeNode('a', 'draining', 'training', drainingSince(NOW - 90_000)), [done]);
+    await h.run();
+    expect(nodeWrites(h).map((w) => w.metadata.labels['rigshift.io/mode'])).toEqual(['training']);
+  });
+
+  it.each<[string, number, number]>([
+    ['young: every second', 2_000, 1000],
+    ['older: a quarter of its age', 20_000, 5000],
+    ['never past the timeout', 50_000, 10_000],
+    ['long stalled: at most every 30 s', 600_000, 30_000],
+  ])('a drain is looked at again with backoff (%s)', async (_n, ageMs, wantMs) => {
+    const node = modeNode('a', 'draining', 'training', drainingSince(NOW - ageMs));
+    const h = harness(node, [minerPod('m1', 'a')], { pdb: true });
+    expect(await h.run()).toEqual({ requeueAfterMs: wantMs });
+  });
+
+  it('policy changed the mode label and taint keys: the node moves to them, the old ones go', async () => {
+    const p = { modeLabelKey: 'farm.example/mode', reservedTaintKey: 'farm.example/busy' };
+    const h = harness(modeNode('a', 'training', 'training'), [], { spec: p });
+    await h.run();
+    const [w] = nodeWrites(h);
+    // Still training (read under the recorded old key): no drain, no switch, only the keys move.
+    expect(w?.metadata.labels).toEqual({ 'farm.example/mode': 'training' });
+    expect(w?.spec.taints).toEqual([{ key: 'farm.example/busy', value: 'training', effect: 'NoSchedule' }]);
+    expect(w?.metadata.annotations).toMatchObject({
+      'rigshift.io/mode-label-key': 'farm.example/mode',
+      'rigshift.io/taint-key': 'farm.example/busy',
+      'rigshift.io/mode-since': iso(NOW - 3_600_000),
+    });
+    expect(h.events).toEqual([]);
   });
 
   it('after an aborted drain the node keeps mining while the plan still says training', async () => {

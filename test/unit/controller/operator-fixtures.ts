@@ -62,6 +62,8 @@ export function modeNode(
     labels: { 'rigshift.io/mode': mode, ...o.labels },
     annotations: {
       'rigshift.io/mode-since': iso(NOW - 3_600_000),
+      'rigshift.io/mode-label-key': 'rigshift.io/mode',
+      'rigshift.io/taint-key': 'rigshift.io/reserved',
       'rigshift.io/target-mode': target,
       ...extra,
     },

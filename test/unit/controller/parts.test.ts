@@ -51,6 +51,8 @@ describe('node writes', () => {
           'rigshift.io/mode-since': '2025-03-01T12:00:00Z',
           'rigshift.io/draining-to': 'training',
           'rigshift.io/drain-started': '2025-03-01T12:00:00Z',
+          'rigshift.io/mode-label-key': 'rigshift.io/mode',
+          'rigshift.io/taint-key': 'rigshift.io/reserved',
         },
       },
       spec: { taints: [{ key: 'rigshift.io/reserved', value: 'training', effect: 'NoSchedule' }] },
@@ -65,10 +67,32 @@ describe('node writes', () => {
     const p = policy({ modeLabelKey: 'farm.example/mode', reservedTaintKey: 'farm.example/busy' });
     const body = modeBody(gpuNode('a'), { mode, sinceMs: NOW }, p);
     expect(body.metadata?.labels).toEqual({ 'farm.example/mode': mode });
-    expect(Object.keys(body.metadata?.annotations ?? {})).toEqual(['rigshift.io/mode-since']);
+    expect(body.metadata?.annotations).toEqual({
+      'rigshift.io/mode-since': '2025-03-01T12:00:00Z',
+      'rigshift.io/mode-label-key': 'farm.example/mode',
+      'rigshift.io/taint-key': 'farm.example/busy',
+    });
     expect(body.spec?.taints).toEqual(
       tainted ? [{ key: 'farm.example/busy', value: 'training', effect: 'NoSchedule' }] : [],
     );
+  });
+
+  it('keys changed by the policy: the taint under the recorded old key goes, the new one comes', () => {
+    const p = policy({ modeLabelKey: 'farm.example/mode', reservedTaintKey: 'farm.example/busy' });
+    const n = gpuNode('a', {
+      taints: [other, { key: 'rigshift.io/reserved', value: 'training', effect: 'NoSchedule' }],
+      labels: { 'rigshift.io/mode': 'training' },
+      annotations: {
+        'rigshift.io/mode-label-key': 'rigshift.io/mode',
+        'rigshift.io/taint-key': 'rigshift.io/reserved',
+      },
+    });
+    const body = modeBody(n, { mode: 'training', sinceMs: NOW }, p);
+    expect(body.metadata?.labels).toEqual({ 'farm.example/mode': 'training' });
+    expect(body.spec?.taints).toEqual([
+      other,
+      { key: 'farm.example/busy', value: 'training', effect: 'NoSchedule' },
+    ]);
   });
 });
 

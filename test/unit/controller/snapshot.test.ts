@@ -224,6 +224,15 @@ describe('jobs', () => {
     const r = buildSnapshot(input({ nodes, jobs: [j] }));
     expect(r.snapshot.jobs[0]).toMatchObject({ state: 'pending', assigned: [] });
     expect(r.requeued.get('ml/adm')).toBe('the drain of a was aborted');
+
+    // With the cause the node reconciler recorded, the job says which pod and why.
+    nodes[0] = modeNode('a', 'mining', 'training', {
+      'rigshift.io/drain-aborted': iso(NOW - 5000),
+      'rigshift.io/drain-stalled': 'farm/etc-a: Terminating, held by finalizer example.com/hold',
+    });
+    expect(buildSnapshot(input({ nodes, jobs: [j] })).requeued.get('ml/adm')).toBe(
+      'the drain of a was aborted (farm/etc-a: Terminating, held by finalizer example.com/hold)',
+    );
   });
 
   it('several replicas on one node: one entry each, shares summed', () => {

@@ -313,7 +313,16 @@ describe('eviction', () => {
       'notFound',
       apiErr(409, 'Conflict', 'the UID in the precondition (a) does not match (b)'),
     ],
-    ['two PDBs', 'error', apiErr(500, '', 'This pod has more than one PodDisruptionBudget')],
+    [
+      'two PDBs',
+      'severalPdbs',
+      apiErr(
+        500,
+        'InternalError',
+        'Internal error occurred: This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.',
+      ),
+    ],
+    ['other 500', 'error', apiErr(500, 'InternalError', 'etcd timed out')],
   ])('%s → %s', (_n, outcome, err) => {
     const r = classifyEvictionError(err);
     expect(r === 'throttled' ? r : r.outcome).toBe(outcome);
