@@ -96,9 +96,11 @@ export const fleetPolicySpecSchema = z
       .enum(DRAIN_TIMEOUT_POLICIES)
       .default('Wait')
       .describe(
-        'What happens when a drain runs past drainTimeoutSeconds. Wait: keep evicting politely and report ' +
-          'DrainStalled. ForceEvict: delete the operator’s remaining mining pods, ignoring disruption budgets ' +
-          '(never other pods). Abort: give up, put the node back to mining and report why. Default Wait.',
+        'What happens when a drain runs past drainTimeoutSeconds (reported as DrainStalled, naming each pod ' +
+          'left and why). Wait: keep evicting politely. ForceEvict: delete the operator’s remaining mining ' +
+          'pods with grace 0, ignoring disruption budgets (never other pods); if one is still there at twice ' +
+          'the timeout (e.g. a finalizer holds it), give up as Abort does. Abort: give up, put the node back ' +
+          'to mining and report why. Default Wait.',
       ),
     floorRentalUsdPerGpuHour: usdAmount(
       'spec.floorRentalUsdPerGpuHour',
