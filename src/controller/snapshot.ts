@@ -114,7 +114,7 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     const st = nodeState(n, policy);
     if (st.drainAbortedMs !== undefined && nowMs - st.drainAbortedMs < abortCooldownMs) {
       aborted.add(name);
-      if (st.drainStalled) abortCause.set(name, st.drainStalled.slice(0, 300));
+      if (st.drainStalled) abortCause.set(name, st.drainStalled.slice(0, 500));
     }
   }
 
