@@ -131,7 +131,9 @@ it('ForceEvict: past the timeout the operator deletes its own miners and the job
   expect((await w.modes())[node]).toBe('training');
   expect(await reasons(node, 'default')).toContain('DrainForced');
   const forced = (await w.events(node, 'default')).find((e) => e.reason === 'DrainForced');
-  expect(forced?.note).toMatch(/policy ForceEvict: deleted 1 mining pod ignoring disruption budgets/);
+  expect(forced?.note).toMatch(
+    /policy ForceEvict: deleted 1 mining pod with grace 0, ignoring disruption budgets/,
+  );
   // The other node still mines: its miner was never touched by the force.
   const other = w.nodes.find((n) => n !== node) ?? '';
   await waitAllMining({ ...w, nodes: [other] } as typeof w).catch(() => undefined);
