@@ -1,5 +1,5 @@
 import type { KubernetesObject, V1Node } from '@kubernetes/client-node';
-import { API_VERSION, type TrainingJob } from '../api/v1alpha1/index.js';
+import { API_VERSION, type FleetPolicy, type TrainingJob } from '../api/v1alpha1/index.js';
 import { plan, type NodePlan, type Plan } from '../planner/index.js';
 import { apply } from '../kube/apply.js';
 import { systemClock, type Clock } from '../kube/clock.js';
@@ -21,6 +21,7 @@ import type { Caches, Parsed } from './caches.js';
 import type { Expectations } from './expectations.js';
 import { PLANNER_MANAGER, TARGET_MINING_GPUS, TARGET_MODE, TARGET_REASON } from './labels.js';
 import { nodeState } from './nodes.js';
+import { policyReporter, type PolicyReportDeps } from './policy-report.js';
 import { buildSnapshot, jobKey, type SnapshotResult } from './snapshot.js';
 
 /** Key of the one fleet-wide planning item in its queue. */
@@ -38,6 +39,8 @@ export interface FleetDeps {
   parsed: Parsed;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   expectations: Expectations;
+  /** Where Events about a missing FleetPolicy go (the operator's Lease or Namespace). */
+  policyRef?: PolicyReportDeps['policyRef'];
   /** --dry-run: plan and report only (the FleetPolicy's spec.dryRun does the same). */
   dryRun?: boolean;
   metrics?: OperatorMetrics | undefined;
@@ -49,11 +52,18 @@ export interface FleetDeps {
 export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
   const clock = deps.clock ?? systemClock;
   let lastRevenueAt: number | undefined;
+  const policyReport = policyReporter(deps);
 
   return async (_key, signal): Promise<ReconcileResult> => {
     const now = clock.now();
     if (deps.expectations.outstanding(now) > 0) return { requeueAfterMs: ECHO_WAIT_MS };
     const policy = deps.caches.policy();
+    // Fail closed: without a valid policy nothing is planned or written; the policy's return wakes this up.
+    if (policy.source === 'none') {
+      await policyReport.blocked(policy, now);
+      return { requeueAfterMs: REPLAN_MS };
+    }
+    await policyReport.acting(policy.source);
     const dryRun = Boolean(deps.dryRun) || policy.spec.dryRun;
     const view = buildSnapshot({
       nowMs: now,
@@ -263,7 +273,7 @@ async function writeTarget(
 
 async function writePolicyStatus(
   deps: FleetDeps,
-  policy: NonNullable<ReturnType<Caches['policy']>['object']>,
+  policy: FleetPolicy,
   view: SnapshotResult,
   decided: Plan,
   dryRun: boolean,

@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import type { Caches, Parsed } from './caches.js';
 import { FIELD_MANAGER, FINALIZER, TRAINING_JOB_LABEL } from './labels.js';
 import { nodeState } from './nodes.js';
+import { policyInForce } from './policy.js';
 import { buildTrainingPod, isManaged, isTerminal, isTerminating, jobLabelValue } from './pods.js';
 import { jobProgress, progressUpToDate, type ProgressStatus } from './progress.js';
 import { assignedNodes, jobPhase } from './snapshot.js';
@@ -53,7 +54,9 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
     if (!obj) return;
     const job = deps.parsed.job(obj);
     if (!job) return;
-    const policy = deps.caches.policy().spec;
+    // No valid policy: no pod is created or stopped, not even for a deleted job (the fleet reconciler says why).
+    const policy = policyInForce(deps.caches.policy());
+    if (!policy) return;
     const dryRun = Boolean(deps.dryRun) || policy.dryRun;
     const pods = podsOfJob(deps.caches.managedPods.list(namespace), job);
     const phase = jobPhase(job);

@@ -4,7 +4,7 @@ import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Node, V1Pod } from '@
 import { FLEET_POLICY_NAME, GROUP, VERSION, type FleetPolicySpec } from '../api/v1alpha1/index.js';
 import { systemClock, type Clock } from '../kube/clock.js';
 import { createKubeClient, type KubeClient } from '../kube/client.js';
-import { EventRecorder } from '../kube/events.js';
+import { EventRecorder, type ObjectReference } from '../kube/events.js';
 import { operatorReadiness, startHttpServer, type RunningHttpServer } from '../kube/http.js';
 import { Informer, waitForCacheSync } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader.js';
@@ -20,7 +20,7 @@ import { createJobReconciler } from './job.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR, PRODUCT_LABEL } from './labels.js';
 import { createNodeReconciler } from './node.js';
 import { podNode, trainingJobKeyOf } from './pods.js';
-import { defaultPolicySpec, effectivePolicy, loadPolicyFile } from './policy.js';
+import { effectivePolicy, loadPolicyFile, withPolicyReadiness } from './policy.js';
 import { createPoolReconciler } from './pool.js';
 import { poolKeyForPod, poolKeysForConfigMap } from './pool-keys.js';
 import { retryWriteRaces } from './retry.js';
@@ -177,7 +177,12 @@ export class Manager {
       this.http = await startHttpServer({
         address: this.opts.metricsAddress,
         registry: this.metrics.registry,
-        readiness: () => operatorReadiness(this.allInformers(), this.elector),
+        readiness: () =>
+          withPolicyReadiness(
+            operatorReadiness(this.allInformers(), this.elector),
+            this.caches.policy(),
+            this.informers.policies?.hasSynced() ?? true,
+          ),
       });
       this.log?.info({ url: this.http.url }, 'serving /metrics, /healthz and /readyz');
     }
@@ -229,6 +234,21 @@ export class Manager {
     await Promise.all([q.fleet.whenIdle(), q.node.whenIdle(), q.job.whenIdle(), q.pool.whenIdle()]);
   }
 
+  /** Events about a missing FleetPolicy: on the operator's Lease when it has one, else on its Namespace. */
+  private policyEventRef(): ObjectReference {
+    const uid = this.elector?.leaseUid();
+    if (uid) {
+      return {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        namespace: this.opts.leaderElectionNamespace,
+        name: this.opts.leaderElectionId,
+        uid,
+      };
+    }
+    return { apiVersion: 'v1', kind: 'Namespace', name: this.opts.leaderElectionNamespace };
+  }
+
   private allInformers(): Informer<KubernetesObject>[] {
     const i = this.informers;
     const list = [i.nodes, i.managedPods, i.foreignPods, i.jobs, i.pools, i.configMaps, i.policies];
@@ -263,19 +283,23 @@ export class Manager {
         throw err;
       }
     }
-    let spec = this.policyFileSpec;
-    if (!spec) {
+    let policy = this.policyFileSpec ? effectivePolicy(this.policyFileSpec, undefined) : undefined;
+    if (!policy) {
+      let obj: unknown;
       try {
-        const res = await rest.request({
-          method: 'GET',
-          path: resourcePath(Kinds.FleetPolicy, { name: FLEET_POLICY_NAME }),
-        });
-        spec = effectivePolicy(undefined, res.body).spec;
+        const path = resourcePath(Kinds.FleetPolicy, { name: FLEET_POLICY_NAME });
+        obj = (await rest.request({ method: 'GET', path })).body;
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        spec = defaultPolicySpec();
       }
+      policy = effectivePolicy(undefined, obj);
     }
+    // Without a valid policy the operator starts but writes nothing (and is not Ready) until one exists.
+    if (policy.source === 'none') {
+      this.log?.warn({ reason: policy.reason, problem: policy.problem }, 'no valid policy at start');
+      return;
+    }
+    const spec = policy.spec;
     const missing: string[] = [];
     for (const [mode, name] of Object.entries(spec.priorityClasses)) {
       try {
@@ -373,6 +397,7 @@ export class Manager {
           expectations: this.expectations,
           metrics: this.metrics,
           logger: fleetLog,
+          policyRef: () => this.policyEventRef(),
         }),
         fleetLog,
       ),

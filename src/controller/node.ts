@@ -25,6 +25,7 @@ import {
 } from './labels.js';
 import { formatStalled, nextDrainLook, parseStalled, pastGrace, terminatingCause } from './stall.js';
 import { isGpuNode, nodeGpus, nodeState, poolForNode, taintsWith, type NodeState } from './nodes.js';
+import { policyInForce } from './policy.js';
 import { buildMinerPod, isMiner, isTerminal, isTerminating, podGpus, podNode } from './pods.js';
 import { assignedNodes, jobPhase } from './snapshot.js';
 
@@ -125,8 +126,10 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
   return async (name, signal): Promise<ReconcileResult | void> => {
     const node = deps.caches.nodes.get(undefined, name);
     if (!node || !isGpuNode(node)) return;
-    const policy = deps.caches.policy().spec;
-    if (deps.dryRun || policy.dryRun) return;
+    // No valid policy: the node is left exactly as it is (the fleet reconciler says why).
+    const inForce = policyInForce(deps.caches.policy());
+    if (!inForce || deps.dryRun || inForce.dryRun) return;
+    const policy: FleetPolicySpec = inForce;
     // Cordoned by someone: left exactly as it is.
     if (node.spec?.unschedulable) return;
     const st = nodeState(node, policy);

@@ -1,19 +1,41 @@
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
-import { parseFleetPolicy, type FleetPolicy, type FleetPolicySpec } from '../api/v1alpha1/index.js';
+import {
+  FLEET_POLICY_NAME,
+  parseFleetPolicy,
+  type FleetPolicy,
+  type FleetPolicySpec,
+} from '../api/v1alpha1/index.js';
 import { Decimal } from '../economics/decimal.js';
+import type { Readiness } from '../kube/http.js';
+import type { Condition } from '../kube/status.js';
 import type { PlannerPolicy } from '../planner/index.js';
 
-/** The policy in force and where it came from. */
-export interface EffectivePolicy {
-  spec: FleetPolicySpec;
-  /** cluster: the FleetPolicy `default`; file: --policy-file; defaults: neither. */
-  source: 'cluster' | 'file' | 'defaults';
-  /** The FleetPolicy object when the source is the cluster (its status is reported). */
-  object?: FleetPolicy;
-  /** Why the cluster's FleetPolicy could not be used (it does not parse): defaults apply meanwhile. */
-  problem?: string;
-}
+/**
+ * The policy in force and where it came from, or why there is none. Without a valid policy the operator fails
+ * closed: no node or pod is written (see `policyInForce`), so deleting the FleetPolicy of a dry-run install
+ * can never turn it live with the defaults.
+ */
+export type EffectivePolicy =
+  | {
+      spec: FleetPolicySpec;
+      /** cluster: the FleetPolicy `default`; file: --policy-file. */
+      source: 'cluster' | 'file';
+      /** The FleetPolicy object when the source is the cluster (its status is reported). */
+      object?: FleetPolicy;
+    }
+  | {
+      source: 'none';
+      /** PolicyMissing: no FleetPolicy `default`; PolicyInvalid: it does not parse. */
+      reason: 'PolicyMissing' | 'PolicyInvalid';
+      /** What is wrong, in kubectl-user words. */
+      problem: string;
+      /** The FleetPolicy as stored, when it exists but does not parse (its status gets the condition). */
+      raw?: {
+        metadata: { name: string; generation?: number | undefined };
+        status?: { conditions?: Condition[] | undefined } | undefined;
+      };
+    };
 
 const DEFAULTS = (() => {
   const r = parseFleetPolicy({ metadata: { name: 'default' } });
@@ -47,16 +69,49 @@ export function loadPolicyFile(path: string): FleetPolicySpec {
   return r.value.spec;
 }
 
-/** The policy in force: the file if given, else the cluster's FleetPolicy `default`, else the defaults. */
+/** The policy in force: the file if given, else the cluster's FleetPolicy `default`; else none, and why. */
 export function effectivePolicy(
   fileSpec: FleetPolicySpec | undefined,
   clusterObject: unknown,
 ): EffectivePolicy {
   if (fileSpec) return { spec: fileSpec, source: 'file' };
-  if (!clusterObject) return { spec: DEFAULTS, source: 'defaults' };
+  if (!clusterObject) {
+    return {
+      source: 'none',
+      reason: 'PolicyMissing',
+      problem:
+        `no FleetPolicy "${FLEET_POLICY_NAME}": nothing is switched, drained or started until one exists ` +
+        '(create it, or run the operator with --policy-file)',
+    };
+  }
   const r = parseFleetPolicy(clusterObject);
-  if (!r.ok) return { spec: DEFAULTS, source: 'defaults', problem: r.error };
+  if (!r.ok) {
+    const o = clusterObject as {
+      metadata?: { name?: string; generation?: number };
+      status?: { conditions?: Condition[] };
+    };
+    const meta = o.metadata;
+    return {
+      source: 'none',
+      reason: 'PolicyInvalid',
+      problem:
+        `FleetPolicy "${FLEET_POLICY_NAME}" is invalid (${r.error}): nothing is switched, drained or started ` +
+        'until it is fixed',
+      raw: {
+        metadata: { name: meta?.name ?? FLEET_POLICY_NAME, generation: meta?.generation },
+        status: { conditions: Array.isArray(o.status?.conditions) ? o.status.conditions : undefined },
+      },
+    };
+  }
   return { spec: r.value.spec, source: 'cluster', object: r.value };
+}
+
+/**
+ * The one check every writer of nodes and pods goes through: the spec to act on, or undefined when there is
+ * no valid policy (then the caller writes nothing to nodes or pods).
+ */
+export function policyInForce(p: EffectivePolicy): FleetPolicySpec | undefined {
+  return p.source === 'none' ? undefined : p.spec;
 }
 
 /** The planner's numbers from the policy spec. */
@@ -72,4 +127,13 @@ export function plannerPolicy(spec: FleetPolicySpec): PlannerPolicy {
         ? 0
         : Decimal.parse(spec.floorRentalUsdPerGpuHour).toNumber(),
   };
+}
+
+/**
+ * /readyz with the policy: not ready while there is no valid policy, the cause in the body. A Deployment whose
+ * pods never become Ready is how a kubectl user notices; nothing else depends on the operator being Ready.
+ */
+export function withPolicyReadiness(r: Readiness, p: EffectivePolicy, policySynced: boolean): Readiness {
+  if (p.source !== 'none' || !policySynced) return r;
+  return { ready: false, reasons: [...(r.ready ? [] : r.reasons), p.problem] };
 }

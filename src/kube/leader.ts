@@ -8,7 +8,7 @@ import { isConflict, isNotFound } from './rest.js';
 export interface Lease {
   apiVersion: 'coordination.k8s.io/v1';
   kind: 'Lease';
-  metadata: { name: string; namespace: string; resourceVersion?: string };
+  metadata: { name: string; namespace: string; resourceVersion?: string; uid?: string };
   spec: LeaseSpec;
 }
 
@@ -130,6 +130,11 @@ export class LeaderElector {
 
   state(): ElectorState {
     return this.current;
+  }
+
+  /** The uid of the Lease as last read or written (Events about the operator are recorded on it). */
+  leaseUid(): string | undefined {
+    return this.lease?.metadata?.uid;
   }
 
   /** The holder last observed on the lease ('' when none). */

@@ -201,7 +201,8 @@ export const fleetPolicyKind: KindInfo = {
     'FleetPolicy sets how the operator switches GPU nodes between mining, training and idle: how much better ' +
     'the other mode must pay (hysteresis), how long a node stays in a mode, what a switch costs, how many ' +
     'nodes drain at once and what happens when a drain hangs. Cluster-scoped; only the one named "default" ' +
-    'is used. Without it the operator uses the defaults shown here.',
+    'is used; fields left out take the defaults shown here. Without a valid one (missing, or one that does not ' +
+    'parse) the operator changes no node and no pod, and says why (Event, /readyz, condition Ready).',
   specSchema: fleetPolicySpecSchema,
   statusSchema: fleetPolicyStatusSchema,
   specDefault: {},

@@ -34,6 +34,8 @@ function harness(
     jobs?: KubernetesObject[];
     spec?: Partial<FleetPolicySpec>;
     clusterPolicy?: boolean;
+    /** The cluster's FleetPolicy as stored, read each round: undefined in the box means none. */
+    stored?: { object: unknown };
     fail?: (r: RestRequest) => Error | undefined;
   } = {},
 ): Harness {
@@ -86,7 +88,12 @@ function harness(
     foreignPods: arrayStore(() => []),
     jobs: arrayStore(() => opts.jobs ?? []),
     pools: arrayStore(() => [pool() as unknown as KubernetesObject]),
-    policy: () => (opts.clusterPolicy ? effectivePolicy(undefined, policyObject) : { spec, source: 'file' }),
+    policy: () =>
+      opts.stored
+        ? effectivePolicy(undefined, opts.stored.object)
+        : opts.clusterPolicy
+          ? effectivePolicy(undefined, policyObject)
+          : { spec, source: 'file' },
   };
   const expectations = new Expectations();
   const events: string[] = [];
@@ -101,6 +108,7 @@ function harness(
     events: { normal: record('Normal'), warning: record('Warning') },
     expectations,
     clock: new FakeClock(NOW),
+    policyRef: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: 'op', namespace: 'sys' }),
   });
   return { requests, run: () => reconcile('fleet', new AbortController().signal), expectations, events };
 }
@@ -206,5 +214,52 @@ describe('fleet reconciler', () => {
     const h = harness();
     await h.run();
     expect(patches(h)).toEqual([]);
+  });
+
+  it('fails closed without a FleetPolicy: no job or node written, a Warning on the Lease; acts once it exists', async () => {
+    const stored: { object: unknown } = { object: undefined };
+    const h = harness({ jobs: [rawJob('big')], stored });
+    expect(await h.run()).toEqual({ requeueAfterMs: 30_000 });
+    expect(h.requests).toEqual([]);
+    expect(h.events).toEqual(['Warning PolicyMissing op']);
+    stored.object = {
+      apiVersion: 'rigshift.io/v1alpha1',
+      kind: 'FleetPolicy',
+      metadata: { name: 'default', generation: 1 },
+      spec: { minDwellSeconds: 0, switchingSeconds: 0, hysteresisPercent: 0, maxConcurrentDrains: 10 },
+    };
+    await h.run();
+    expect(patches(h)).toEqual(
+      expect.arrayContaining([
+        '/apis/rigshift.io/v1alpha1/namespaces/ml/trainingjobs/big/status',
+        '/api/v1/nodes/n0',
+      ]),
+    );
+    expect(h.events).toEqual(expect.arrayContaining(['Normal PolicyInForce op', 'Normal Admitted big']));
+  });
+
+  it('fails closed on an invalid FleetPolicy: only its Ready=False condition is written, naming the field', async () => {
+    const stored = {
+      object: {
+        apiVersion: 'rigshift.io/v1alpha1',
+        kind: 'FleetPolicy',
+        metadata: { name: 'default', generation: 2 },
+        spec: { hysteresisPercent: 500, dryRun: true },
+      },
+    };
+    const h = harness({ jobs: [rawJob('big')], stored });
+    await h.run();
+    expect(patches(h)).toEqual(['/apis/rigshift.io/v1alpha1/fleetpolicies/default/status']);
+    const status = (h.requests[0]?.body as { status: { conditions: Record<string, unknown>[] } }).status;
+    expect(status.conditions).toEqual([
+      expect.objectContaining({
+        type: 'Ready',
+        status: 'False',
+        reason: 'PolicyInvalid',
+        observedGeneration: 2,
+        message: expect.stringMatching(/spec\.hysteresisPercent.*nothing is switched, drained or started/),
+      }),
+    ]);
+    expect(h.events).toEqual(['Warning PolicyInvalid default']);
   });
 });

@@ -9,7 +9,12 @@ import { sameReason } from '../../../src/controller/fleet.js';
 import { modeBody } from '../../../src/controller/node.js';
 import { taintsWith } from '../../../src/controller/nodes.js';
 import { buildMinerPod, buildTrainingPod } from '../../../src/controller/pods.js';
-import { effectivePolicy, loadPolicyFile } from '../../../src/controller/policy.js';
+import {
+  effectivePolicy,
+  loadPolicyFile,
+  policyInForce,
+  withPolicyReadiness,
+} from '../../../src/controller/policy.js';
 import { isWriteRace } from '../../../src/controller/retry.js';
 import { parseRunOptions } from '../../../src/cli/run.js';
 import { ApiError } from '../../../src/kube/rest.js';
@@ -244,7 +249,7 @@ describe('policy', () => {
     expect(() => loadPolicyFile(f)).toThrow(/bad\.yaml: .*spec\.drainTimeoutPolicy: Invalid option/);
   });
 
-  it('the file wins over the cluster; a cluster policy that does not parse falls back to the defaults, with why', () => {
+  it('the file wins over the cluster; a missing or unparsable cluster policy is no policy, with why', () => {
     const spec = loadPolicyFile(write('p.yaml', 'minDwellSeconds: 7\n'));
     expect(
       effectivePolicy(spec, { metadata: { name: 'default' }, spec: { minDwellSeconds: 1 } }),
@@ -252,16 +257,39 @@ describe('policy', () => {
     expect(
       effectivePolicy(undefined, { metadata: { name: 'default' }, spec: { minDwellSeconds: 1 } }),
     ).toMatchObject({ source: 'cluster', spec: { minDwellSeconds: 1 } });
-    expect(effectivePolicy(undefined, undefined)).toMatchObject({
-      source: 'defaults',
-      spec: { minDwellSeconds: 3600 },
-    });
+    const missing = effectivePolicy(undefined, undefined);
+    expect(missing).toMatchObject({ source: 'none', reason: 'PolicyMissing' });
+    expect(missing).not.toHaveProperty('spec');
+    expect(policyInForce(missing)).toBeUndefined();
     const broken = effectivePolicy(undefined, {
-      metadata: { name: 'default' },
-      spec: { hysteresisPercent: 500 },
+      metadata: { name: 'default', generation: 4 },
+      spec: { hysteresisPercent: 500, dryRun: true },
     });
-    expect(broken.source).toBe('defaults');
-    expect(broken.problem).toMatch(/hysteresisPercent/);
+    expect(broken).toMatchObject({
+      source: 'none',
+      reason: 'PolicyInvalid',
+      raw: { metadata: { name: 'default', generation: 4 } },
+    });
+    expect(broken.source === 'none' && broken.problem).toMatch(/hysteresisPercent/);
+    expect(policyInForce(broken)).toBeUndefined();
+    expect(policyInForce(effectivePolicy(spec, undefined))).toMatchObject({ minDwellSeconds: 7 });
+  });
+
+  it('/readyz fails while there is no valid policy, naming the cause; not before the policy cache synced', () => {
+    const none = effectivePolicy(undefined, undefined);
+    const ok = { ready: true as const, detail: 'leader' };
+    expect(withPolicyReadiness(ok, none, true)).toEqual({
+      ready: false,
+      reasons: [expect.stringMatching(/^no FleetPolicy "default": nothing is switched/)],
+    });
+    expect(withPolicyReadiness({ ready: false, reasons: ['cache of nodes not synced'] }, none, true)).toEqual(
+      {
+        ready: false,
+        reasons: ['cache of nodes not synced', expect.stringMatching(/no FleetPolicy/)],
+      },
+    );
+    expect(withPolicyReadiness(ok, none, false)).toBe(ok);
+    expect(withPolicyReadiness(ok, effectivePolicy(policy(), undefined), true)).toBe(ok);
   });
 });
 
