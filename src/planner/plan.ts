@@ -157,6 +157,12 @@ function decideNode(rules: Rules, n: WorkNode, nowMs: number, at: number, wishes
       const to: TargetMode = s.drainingTo ?? 'idle';
       return nodePlan(s.name, to, jobs, 0, rest, false, false, n.held ?? '');
     }
+    // Yield unknown (a feed outage, a new node): nothing switches away from mining, but mining itself goes
+    // on, being the farm's default: a mining node mines on every free GPU, and one whose job is gone mines again.
+    if (n.yieldUnknown && jobs.length === 0 && (s.mode === 'mining' || s.mode === 'training')) {
+      const reason = `mining: ${n.held ?? ''}; mining goes on, the farm's default`;
+      return nodePlan(s.name, 'mining', jobs, rest, 0, false, s.mode !== 'mining', reason);
+    }
     const mining = s.mode === 'mining' || jobs.length > 0 ? Math.min(n.miningNow, rest) : 0;
     const market = s.mode === 'training' && jobs.length === 0;
     return nodePlan(s.name, s.mode, jobs, mining, rest - mining, market, false, n.held ?? 'holding');

@@ -38,6 +38,8 @@ export interface WorkNode {
   dwellOk: boolean;
   /** Why the node must stay as it is, or null. */
   held: string | null;
+  /** Held only because its pool's yield is unknown: it may still mine (mining is the farm's default). */
+  yieldUnknown: boolean;
   /** A drain starts on it in this plan. */
   drainNow: boolean;
   /** Jobs were added to or removed from it in this plan. */
@@ -151,7 +153,8 @@ export function buildWorkNodes(
     else if (s.pool === undefined) held = 'no MiningPool selects this node, so its economics are unknown';
     else if (econ === null) held = `MiningPool ${s.pool} has no GPU profile for ${s.product}`;
     else if (!econ.known)
-      held = econ.heldReason ??= `${econ.unknownReason} (pool ${econ.pool}): holding every node where it is`;
+      held = econ.heldReason ??= `${econ.unknownReason} (pool ${econ.pool}): no switch until it is known`;
+    const yieldUnknown = held !== null && econ !== null && !econ.known && held === econ.heldReason;
     const w = out[i];
     const miningNow = Math.min(usable, Math.max(0, s.miningGpus));
     const dwellOk = nowMs - s.modeSinceMs >= minDwellMs;
@@ -166,6 +169,7 @@ export function buildWorkNodes(
         miningNow,
         dwellOk,
         held,
+        yieldUnknown,
         drainNow: false,
         touched: false,
         cls: -1,
@@ -181,6 +185,7 @@ export function buildWorkNodes(
       w.miningNow = miningNow;
       w.dwellOk = dwellOk;
       w.held = held;
+      w.yieldUnknown = yieldUnknown;
       w.drainNow = false;
       w.touched = false;
       w.cls = -1;

@@ -91,7 +91,7 @@ it('an invalid price: nodes hold, a new job waits, the pool says why; a fixed pr
   expect((await job('before'))?.status?.state).toBe('Running');
   const node = (await w.nodeObjects())[0];
   expect(node?.metadata?.annotations?.['rigshift.io/target-reason']).toMatch(
-    /holding every node where it is/,
+    /no switch until it is known/,
   );
 
   await w.apply(prices('0.02'));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { plan, type NodeSnapshot, type PlannerPolicy } from '../../../src/planner/index.js';
-import { HOUR, NOW, P3090, modes, node, policy, pool, product, snapshot } from './fixtures.js';
+import { HOUR, NOW, P3090, job, modes, node, policy, pool, product, running, snapshot } from './fixtures.js';
 
 /** One 8-GPU RTX 3090 node against a standing rental market. e = 0.1: training costs 0.035, idle 0.0025. */
 function one(
@@ -193,7 +193,7 @@ describe('planner: a node picks mining, training or idle', () => {
       /^holding mining for the minimum dwell of 1 h \(40 min left\); rental 0.50 net of power 0.465 would pay more/,
     );
     expect(one({}, null, 0.9).nodes[0]?.reason).toMatch(
-      /mining yield unknown \(pool etc\): holding every node where it is/,
+      /mining yield unknown \(pool etc\): no switch until it is known/,
     );
     expect(one({}, -0.3, 0.26, {}, 2).nodes[0]?.reason).toMatch(
       /^idle: idle -0.05 USD\/GPU-h beats mining yield -0.30 .*electricity 2.00 USD\/kWh/,
@@ -287,5 +287,46 @@ describe('planner: determinism', () => {
     const b = plan({ ...base, nodes: [...nodes].reverse() });
     expect(b).toEqual(a);
     expect(a.nodes.map((n) => n.node)).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+});
+
+describe('planner: a yield unknown stops switching, not mining', () => {
+  const unknown = (nodes: NodeSnapshot[], jobs = [] as ReturnType<typeof job>[]) =>
+    plan(snapshot({ nodes, jobs, pools: [pool('etc', product(P3090, null, null))] }));
+
+  it('a new node (no miner yet) mines on all its free GPUs', () => {
+    const p = unknown([node('new', { miningGpus: 0, modeSinceMs: 0, reservedGpus: 2 })]);
+    expect(p.nodes[0]).toMatchObject({ mode: 'mining', miningGpus: 6, idleGpus: 0, drain: false });
+    expect(p.nodes[0]?.reason).toMatch(
+      /^mining: mining yield unknown \(pool etc\): no switch until it is known; mining goes on, the farm's default$/,
+    );
+  });
+
+  it('a training node whose job is gone mines again; an idle node stays idle; a drain goes on', () => {
+    const p = unknown([
+      node('t', { mode: 'training', miningGpus: 0 }),
+      node('i', { mode: 'idle', miningGpus: 0 }),
+      node('d', { mode: 'draining', drainingTo: 'idle', miningGpus: 0 }),
+    ]);
+    expect(modes(p)).toEqual({ d: 'idle', i: 'idle', t: 'mining' });
+    expect(p.nodes.find((n) => n.node === 't')).toMatchObject({ changed: true, miningGpus: 8 });
+    expect(p.nodes.find((n) => n.node === 'i')).toMatchObject({ changed: false, miningGpus: 0 });
+  });
+
+  it('no job is placed on a node whose yield is unknown, however high its bid; a running job keeps its node', () => {
+    const p = unknown(
+      [node('a'), node('b', { mode: 'training', miningGpus: 0 })],
+      [job('ml/rich', { bidUsdPerGpuHour: 100 }), running('ml/run', [['b', 8]])],
+    );
+    expect(p.placements.filter((x) => x.isNew)).toEqual([]);
+    expect(p.placements.map((x) => x.job)).toEqual(['ml/run']);
+    expect(p.drains).toEqual([]);
+    expect(p.queued.map((q) => q.job)).toEqual(['ml/rich']);
+    expect(modes(p)).toEqual({ a: 'mining', b: 'training' });
+  });
+
+  it('a cordoned node is held as it is, miners or not', () => {
+    const p = unknown([node('c', { unschedulable: true, miningGpus: 0 })]);
+    expect(p.nodes[0]).toMatchObject({ mode: 'mining', miningGpus: 0 });
   });
 });
