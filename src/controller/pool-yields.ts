@@ -3,7 +3,7 @@ import { Decimal } from '../economics/decimal.js';
 import { formatRate } from '../economics/money.js';
 import { miningYieldExact } from '../economics/rates.js';
 import { inputsKnown } from '../economics/sources/known.js';
-import type { PriceProblemCode, PriceReading } from '../economics/sources/types.js';
+import type { LastGood, PriceProblemCode, PriceReading } from '../economics/sources/types.js';
 import { rfc3339, type Condition } from '../kube/status.js';
 
 /**
@@ -330,4 +330,22 @@ export function nextCheckMs(
   const future = times.filter((t) => t > nowMs);
   if (future.length === 0) return undefined;
   return Math.max(1, Math.min(...future) - nowMs);
+}
+
+/**
+ * The last good value of one input as the status records it, for a price source that starts afresh (the
+ * operator restarted, or another replica took over). Only from a status computed for the current generation
+ * (the same spec, so the same source); read at `inputsReadTime`, the oldest read time of the expiring inputs,
+ * so a restored value never outlives its maxAgeSeconds.
+ */
+export function lastGoodOf(
+  status: PoolStatus | undefined,
+  generation: number | undefined,
+  input: PriceInput,
+): LastGood | undefined {
+  if (!status || (generation !== undefined && status.observedGeneration !== generation)) return undefined;
+  const decimal = status[input];
+  const readMs = status.inputsReadTime ? Date.parse(status.inputsReadTime) : NaN;
+  if (decimal === undefined || Number.isNaN(readMs)) return undefined;
+  return { decimal, readAt: new Date(readMs) };
 }

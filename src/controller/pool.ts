@@ -1,6 +1,11 @@
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { parseMiningPool, type MiningPoolSpec } from '../api/v1alpha1/index.js';
-import { PriceSourceCache, type PriceSource, type SourceDeps } from '../economics/sources/index.js';
+import {
+  PriceSourceCache,
+  type LastGood,
+  type PriceSource,
+  type SourceDeps,
+} from '../economics/sources/index.js';
 import { applyStatusIfChanged } from '../kube/apply.js';
 import { systemClock, type Clock } from '../kube/clock.js';
 import type { KubeClient } from '../kube/client.js';
@@ -16,6 +21,7 @@ import {
   buildPoolStatus,
   computeYields,
   invalidSpecStatus,
+  lastGoodOf,
   nextCheckMs,
   refusalNote,
   yieldEvent,
@@ -88,7 +94,9 @@ export class PoolReconciler {
       desired = invalidSpecStatus(parsed.error, generation, previous, counts);
     } else {
       const spec = parsed.value.spec;
-      const sources = this.sourcesFor(key, namespace, spec);
+      const sources = this.sourcesFor(key, namespace, spec, (input) =>
+        lastGoodOf(previous, generation, input),
+      );
       const [revenue, power] = await Promise.all([
         sources.revenueUsdPerMhsDay.read(now),
         sources.electricityUsdPerKwh.read(now),
@@ -144,7 +152,12 @@ export class PoolReconciler {
     this.deps.onPoolChanged?.(key);
   }
 
-  private sourcesFor(key: string, namespace: string, spec: MiningPoolSpec): Sources {
+  private sourcesFor(
+    key: string,
+    namespace: string,
+    spec: MiningPoolSpec,
+    lastGood: (input: PriceInput) => LastGood | undefined,
+  ): Sources {
     let cache = this.caches.get(namespace);
     if (!cache) {
       cache = new PriceSourceCache({
@@ -153,9 +166,15 @@ export class PoolReconciler {
       });
       this.caches.set(namespace, cache);
     }
+    // A fresh source (a restart, a failover) starts from the last good value in status, not from nothing.
     return {
-      revenueUsdPerMhsDay: cache.get(`${key}/revenueUsdPerMhsDay`, spec.revenueUsdPerMhsDay),
-      electricityUsdPerKwh: cache.get(`${key}/electricityUsdPerKwh`, spec.electricityUsdPerKwh),
+      revenueUsdPerMhsDay: cache.get(`${key}/revenueUsdPerMhsDay`, spec.revenueUsdPerMhsDay, {
+        lastGood: () => lastGood('revenueUsdPerMhsDay'),
+      }),
+      electricityUsdPerKwh: cache.get(`${key}/electricityUsdPerKwh`, spec.electricityUsdPerKwh, {
+        signed: true,
+        lastGood: () => lastGood('electricityUsdPerKwh'),
+      }),
     };
   }
 

@@ -8,6 +8,8 @@ import { withCel } from './meta.js';
 export const USD_AMOUNT = /^(0|[1-9][0-9]{0,6})([.][0-9]{1,6})?$/;
 /** A market price (revenue per MH/s-day, electricity per kWh): up to 9 decimals, because these are small. */
 export const PRICE = /^(0|[1-9][0-9]{0,6})([.][0-9]{1,9})?$/;
+/** An electricity price, which can be negative (day-ahead markets pay for consumption at times). */
+export const SIGNED_PRICE = /^-?(0|[1-9][0-9]{0,6})([.][0-9]{1,9})?$/;
 /** A percentage from 0 to 100 with up to 4 decimals. */
 export const PERCENT = /^(100([.]0{1,4})?|[1-9]?[0-9]([.][0-9]{1,4})?)$/;
 /** Figures the operator reports in status (signed, larger, up to 9 decimals). */
@@ -42,6 +44,17 @@ export function price(path: string, description: string) {
     PRICE,
     'a non-negative decimal number with at most 9 decimal places and no exponent, such as "0.0021246"',
     17,
+  );
+}
+
+/** A price that may be negative, such as "-0.012" (up to 9 decimals). */
+export function signedPrice(path: string, description: string) {
+  return decimalString(
+    path,
+    description,
+    SIGNED_PRICE,
+    'a decimal number with at most 9 decimal places and no exponent, such as "0.085" or "-0.012"',
+    18,
   );
 }
 

@@ -212,9 +212,11 @@ export const miningPoolSpecSchema = z
     ),
     electricityUsdPerKwh: priceSourceSchema(
       'spec.electricityUsdPerKwh',
-      'What the farm pays for electricity, in USD per kWh, delivery charges included.',
+      'What the farm pays for electricity, in USD per kWh, delivery charges included. May be negative ' +
+        '(day-ahead markets sometimes pay for consumption): mining, training and even idle then earn from it.',
       'USD per kWh',
       '0.085',
+      { signed: true },
     ),
   })
   .describe('Desired state of a MiningPool.');

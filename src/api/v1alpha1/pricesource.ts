@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { price } from './decimal.js';
+import { price, signedPrice } from './decimal.js';
 import { configMapKeyRefSchema } from './refs.js';
 import { withCel } from './meta.js';
 
 /** Dot path into a JSON document: names and array indexes, e.g. `data.usdPerMhsDay`, `items.0.usd`, `items[0].usd`. */
 export const FIELD_PATH = /^([A-Za-z0-9_$-]+|\[[0-9]+\])(\.[A-Za-z0-9_$-]+|\[[0-9]+\])*$/;
 
-function httpSourceSchema(path: string) {
+function httpSourceSchema(path: string, signed: boolean) {
   const ageMessage = `${path}.http.maxAgeSeconds must be at least refreshSeconds`;
   const schemeMessage = `${path}.http.url must be an http:// or https:// URL`;
   return withCel(
@@ -33,7 +33,8 @@ function httpSourceSchema(path: string) {
           .describe(
             'Dot path to the value inside the JSON response, e.g. data.price; numeric segments or ' +
               '[n] index arrays (items.0.usd, items[0].usd). Absent when the whole response is the number. ' +
-              'The value may be a JSON number or a decimal string; negative values are refused.',
+              'The value may be a JSON number or a decimal string' +
+              (signed ? '; negative values are accepted.' : '; negative values are refused.'),
           ),
         refreshSeconds: z
           .int()
@@ -67,15 +68,24 @@ function httpSourceSchema(path: string) {
 
 /**
  * Where a price comes from: exactly one of a literal value, a ConfigMap key, or an HTTP JSON endpoint.
- * `path` (e.g. spec.revenueUsdPerMhsDay) is named in error messages. Prices are never negative: the operator
- * refuses negative readings, so the API refuses negative values.
+ * `path` (e.g. spec.revenueUsdPerMhsDay) is named in error messages. `signed`: the price may be negative
+ * (electricity on day-ahead markets); otherwise the operator refuses negative readings and the API negative
+ * values.
  */
-export function priceSourceSchema(path: string, description: string, unit: string, example: string) {
+export function priceSourceSchema(
+  path: string,
+  description: string,
+  unit: string,
+  example: string,
+  opts: { signed?: boolean } = {},
+) {
+  const signed = opts.signed === true;
+  const literal = signed ? signedPrice : price;
   const oneOf = `${path}: set exactly one of value, configMapKeyRef or http`;
   return withCel(
     z
       .object({
-        value: price(
+        value: literal(
           `${path}.value`,
           `A fixed price in ${unit}, as a decimal string such as "${example}".`,
         ).optional(),
@@ -83,7 +93,7 @@ export function priceSourceSchema(path: string, description: string, unit: strin
           `Read the price in ${unit} from this ConfigMap key (a decimal string), re-read whenever the ` +
             'ConfigMap changes. Lets a script or another controller publish prices without touching this object.',
         ).optional(),
-        http: httpSourceSchema(path),
+        http: httpSourceSchema(path, signed),
       })
       .refine((s) => [s.value, s.configMapKeyRef, s.http].filter((x) => x !== undefined).length === 1, {
         message: oneOf,

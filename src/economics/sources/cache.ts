@@ -1,5 +1,5 @@
 import { createPriceSource, type SourceDeps } from './factory.js';
-import type { PriceSource, PriceSourceSpec } from './types.js';
+import type { LastGood, PriceSource, PriceSourceSpec } from './types.js';
 
 /**
  * Keeps one source per key (e.g. "namespace/pool/revenueUsdPerMhsDay") across reconciles, so the last good
@@ -10,11 +10,21 @@ export class PriceSourceCache {
 
   constructor(private readonly deps: SourceDeps = {}) {}
 
-  get(key: string, spec: PriceSourceSpec): PriceSource {
+  /**
+   * The source for `key`. A fresh one (first use, or a changed spec) is seeded with `lastGood()` when given:
+   * the value another process last read, from status.
+   */
+  get(
+    key: string,
+    spec: PriceSourceSpec,
+    opts: { signed?: boolean; lastGood?: () => LastGood | undefined } = {},
+  ): PriceSource {
     const fingerprint = stableJson(spec);
     const entry = this.entries.get(key);
     if (entry && entry.fingerprint === fingerprint) return entry.source;
-    const source = createPriceSource(spec, this.deps);
+    const source = createPriceSource(spec, { ...this.deps, signed: opts.signed === true });
+    const last = opts.lastGood?.();
+    if (last) source.restore?.(last);
     this.entries.set(key, { fingerprint, source });
     return source;
   }

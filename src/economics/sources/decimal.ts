@@ -7,9 +7,9 @@ const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /**
  * Accepts a JSON number or a numeric string ("0.0021", " 2.5e-3 "); refuses anything else with a reason.
- * Negative and non-finite values are refused here too: no price can be either.
+ * Non-finite values are refused here too, and negative ones unless `signed` (electricity can be negative).
  */
-export function parsePrice(raw: unknown): ParsedNumber {
+export function parsePrice(raw: unknown, opts: { signed?: boolean } = {}): ParsedNumber {
   if (raw === undefined || raw === null) return { ok: false, code: 'Missing', reason: 'value is missing' };
   let text: string;
   if (typeof raw === 'number') {
@@ -25,7 +25,7 @@ export function parsePrice(raw: unknown): ParsedNumber {
   }
   const value = Number(text);
   if (!Number.isFinite(value)) return { ok: false, code: 'NotFinite', reason: `value ${text} is not finite` };
-  if (value < 0) return { ok: false, code: 'Negative', reason: `value ${text} is negative` };
+  if (value < 0 && !opts.signed) return { ok: false, code: 'Negative', reason: `value ${text} is negative` };
   // An absurd exponent ("1e-99999999") would expand to a huge string; the double already says it all.
   const exponent = /[eE]([+-]?\d+)$/.exec(text)?.[1];
   const plain = exponent && Math.abs(Number(exponent)) > 400 ? String(value) : text;

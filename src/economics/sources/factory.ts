@@ -16,6 +16,8 @@ export interface SourceDeps {
   maxBodyBytes?: number;
   /** Outlier rule for HTTP sources (static values and ConfigMaps are written on purpose and not checked). */
   outliers?: OutlierRule | false;
+  /** The price may be negative (electricity). */
+  signed?: boolean;
 }
 
 /**
@@ -31,6 +33,7 @@ export function createPriceSource(spec: PriceSourceSpec, deps: SourceDeps = {}):
       refreshSeconds: 0,
       holdLastGood: false,
       outliers: false,
+      signed: deps.signed === true,
     });
   }
   if (spec.configMapKeyRef) {
@@ -41,6 +44,7 @@ export function createPriceSource(spec: PriceSourceSpec, deps: SourceDeps = {}):
       refreshSeconds: 0,
       holdLastGood: false,
       outliers: false,
+      signed: deps.signed === true,
     });
   }
   const http = spec.http!;
@@ -57,6 +61,7 @@ export function createPriceSource(spec: PriceSourceSpec, deps: SourceDeps = {}):
     maxAgeSeconds: timing.maxAgeSeconds,
     holdLastGood: true,
     outliers: deps.outliers ?? DEFAULT_OUTLIER_RULE,
+    signed: deps.signed === true,
   });
 }
 

@@ -1,6 +1,7 @@
 export type {
   ConfigMapKeyRefSpec,
   HttpPriceSpec,
+  LastGood,
   PriceKnown,
   PriceProblem,
   PriceProblemCode,

@@ -84,6 +84,19 @@ export interface PriceSource {
   current(now: Date): PriceReading;
   /** When a refresh is next due, so a reconciler can requeue; undefined when refreshing is event driven. */
   nextRefreshAt(): Date | undefined;
+  /**
+   * Seeds a fresh source with the last good value another process read (from the pool's status after a
+   * restart): held until it is older than maxAgeSeconds, and the outlier rule's baseline. Ignored by sources
+   * that do not hold a last good value, and once the source has read a value of its own.
+   */
+  restore?(last: LastGood): void;
+}
+
+/** A last good value as recorded in status. */
+export interface LastGood {
+  /** Decimal string, e.g. "0.085". */
+  decimal: string;
+  readAt: Date;
 }
 
 /** What a raw source hands to the validating wrapper: a value still to be checked, or why there is none. */

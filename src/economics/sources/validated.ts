@@ -1,5 +1,6 @@
 import { parsePrice } from './decimal.js';
 import type {
+  LastGood,
   PriceKnown,
   PriceProblem,
   PriceProblemCode,
@@ -35,6 +36,11 @@ export interface ValidationOptions {
   holdLastGood: boolean;
   /** false turns the outlier rule off (values written on purpose by a person). */
   outliers: OutlierRule | false;
+  /**
+   * Negative values are real (electricity on day-ahead markets): accepted, and the outlier rule bounds only
+   * the size of a value (|value| > factor × |median|), since a fall to zero or below is no glitch.
+   */
+  signed?: boolean;
 }
 
 interface Good {
@@ -54,6 +60,8 @@ export class ValidatedSource implements PriceSource {
   private candidates: number[] = [];
   private lastAttempt: Date | undefined;
   private inflight: Promise<void> | undefined;
+  /** The history starts from a value restored from status: the outlier rule applies from the first read. */
+  private restored = false;
 
   constructor(
     private readonly raw: RawSource,
@@ -103,6 +111,15 @@ export class ValidatedSource implements PriceSource {
     return { ok: false, code: 'NotRead', reason: 'not read yet', source };
   }
 
+  restore(last: LastGood): void {
+    if (!this.options.holdLastGood || this.good || this.lastAttempt) return;
+    const parsed = parsePrice(last.decimal, { signed: this.options.signed === true });
+    if (!parsed.ok || Number.isNaN(last.readAt.getTime())) return;
+    this.good = { value: parsed.value, decimal: parsed.decimal, readAt: last.readAt };
+    this.history = [parsed.value];
+    this.restored = true;
+  }
+
   nextRefreshAt(): Date | undefined {
     if (this.options.refreshSeconds <= 0 || !this.lastAttempt) return undefined;
     return new Date(this.lastAttempt.getTime() + this.options.refreshSeconds * 1000);
@@ -126,7 +143,7 @@ export class ValidatedSource implements PriceSource {
       };
     }
     if (!result.ok) return this.refuse(result, now);
-    const parsed = parsePrice(result.raw);
+    const parsed = parsePrice(result.raw, { signed: this.options.signed === true });
     if (!parsed.ok) return this.refuse(parsed, now);
     const outlier = this.checkOutlier(parsed.value, parsed.decimal);
     if (outlier) return this.refuse(outlier, now);
@@ -135,11 +152,20 @@ export class ValidatedSource implements PriceSource {
 
   private checkOutlier(value: number, decimal: string): Refusal | undefined {
     const rule = this.options.outliers;
-    if (!rule || this.history.length < rule.minHistory) return undefined;
+    if (!rule || (this.history.length < rule.minHistory && !this.restored)) return undefined;
     const m = median(this.history);
-    if (m <= 0) return undefined; // no ratio to a zero median
-    const high = value > m * rule.factor;
-    const low = value < m / rule.factor;
+    const signed = this.options.signed === true;
+    let high: boolean;
+    let low: boolean;
+    if (signed) {
+      if (m === 0) return undefined; // no ratio to a zero median
+      high = Math.abs(value) > Math.abs(m) * rule.factor;
+      low = false;
+    } else {
+      if (m <= 0) return undefined; // no ratio to a zero median
+      high = value > m * rule.factor;
+      low = value < m / rule.factor;
+    }
     if (!high && !low) return undefined;
     this.candidates.push(value);
     if (this.candidates.length > rule.confirmations) this.candidates.shift();
@@ -147,11 +173,18 @@ export class ValidatedSource implements PriceSource {
       this.history = this.candidates.slice(0, -1); // accept() appends the newest
       return undefined;
     }
-    const bound = high ? `more than ${rule.factor}× the median` : `less than 1/${rule.factor} of the median`;
+    const size = signed ? ' in size' : '';
+    const bound = high
+      ? `more than ${rule.factor}× the median${size}`
+      : `less than 1/${rule.factor} of the median`;
     const n = this.history.length;
+    const of =
+      this.restored && n < rule.minHistory
+        ? 'the last good value before a restart and the readings since'
+        : `the last ${n} readings`;
     return {
       code: 'Outlier',
-      reason: `value ${decimal} is an outlier: ${bound} ${formatNumber(m)} of the last ${n} readings`,
+      reason: `value ${decimal} is an outlier: ${bound} ${formatNumber(m)} of ${of}`,
     };
   }
 
@@ -178,8 +211,9 @@ function median(values: readonly number[]): number {
 }
 
 function agree(values: readonly number[], factor: number): boolean {
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
+  const sizes = values.map(Math.abs);
+  const lo = Math.min(...sizes);
+  const hi = Math.max(...sizes);
   return lo > 0 ? hi / lo <= factor : hi === 0;
 }
 

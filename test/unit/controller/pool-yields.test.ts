@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   buildPoolStatus,
   computeYields,
+  lastGoodOf,
   nextCheckMs,
   readyCondition,
   refusalNote,
@@ -59,6 +60,9 @@ describe('computeYields', () => {
     ['the example farm', farm, '0.01', '0.085', ['0.030274', '0.025737']],
     // 0.0021: 124.7 → 0.010802025 − 0.021165 = −0.010362975; 122.15 → 0.01058124375 − 0.02465 = −0.01406875625
     ['mining at a loss (negative yields)', farm, '0.0021', '0.085', ['-0.010363', '-0.014069']],
+    // A negative electricity price pays for consumption: 0.010802025 + 0.249 × 0.02 = 0.015782025;
+    // 0.01058124375 + 0.29 × 0.02 = 0.01638124375.
+    ['a negative electricity price (paid to consume)', farm, '0.0021', '-0.02', ['0.015782', '0.016381']],
     // 1 × 0.000012 / 24 = 0.0000005 exactly: half rounds away from zero, not to even.
     ['an exact half rounds up', one('1M', 0), '0.000012', '0', ['0.000001']],
     ['a negative exact half rounds down', one('1M', 1), '0', '0.0005', ['-0.000001']],
@@ -324,5 +328,31 @@ describe('nextCheckMs', () => {
     ['times in the past are ignored', [at(-5)], [bad('Stale', 's', 'h')], undefined],
   ])('%s', (_name, refreshes, rs, expected) => {
     expect(nextCheckMs(refreshes.map(source), rs, now)).toBe(expected);
+  });
+});
+
+describe('lastGoodOf', () => {
+  const status = {
+    observedGeneration: 3,
+    revenueUsdPerMhsDay: '0.0021',
+    electricityUsdPerKwh: '-0.012',
+    inputsReadTime: '2025-03-01T11:55:00Z',
+  };
+
+  it('restores each input the status recorded, read at inputsReadTime', () => {
+    expect(lastGoodOf(status, 3, 'revenueUsdPerMhsDay')).toEqual({
+      decimal: '0.0021',
+      readAt: new Date('2025-03-01T11:55:00Z'),
+    });
+    expect(lastGoodOf(status, 3, 'electricityUsdPerKwh')?.decimal).toBe('-0.012');
+  });
+
+  it('nothing from a status of another generation, without a read time, or without the input', () => {
+    expect(lastGoodOf(status, 4, 'revenueUsdPerMhsDay')).toBeUndefined();
+    expect(lastGoodOf({ ...status, inputsReadTime: undefined }, 3, 'revenueUsdPerMhsDay')).toBeUndefined();
+    expect(
+      lastGoodOf({ ...status, revenueUsdPerMhsDay: undefined }, 3, 'revenueUsdPerMhsDay'),
+    ).toBeUndefined();
+    expect(lastGoodOf(undefined, 3, 'revenueUsdPerMhsDay')).toBeUndefined();
   });
 });

@@ -215,6 +215,16 @@ describe('planner: a node picks mining, training or idle', () => {
     });
   });
 
+  it('a negative electricity price: idle earns (25 W paid for), and is weighed like any other rate', () => {
+    // e = −0.2: idle +0.005 USD/GPU-h; a mining yield of 0.001 (already net of the power it is paid for) loses.
+    const p = one({}, 0.001, undefined, { hysteresisPercent: 0, switchingSeconds: 0 }, -0.2);
+    expect(modes(p)).toEqual({ n1: 'idle' });
+    expect(p.nodes[0]?.reason).toMatch(
+      /^idle: idle 0.005 USD\/GPU-h beats mining yield 0.001 .*electricity -0.20 USD\/kWh/,
+    );
+    expect(modes(one({ mode: 'idle', miningGpus: 0 }, 0.2, undefined, {}, -0.2))).toEqual({ n1: 'mining' });
+  });
+
   it('reserved GPUs are left out of every count', () => {
     const p = one({ reservedGpus: 2 }, 0.2, undefined);
     expect(p.nodes[0]).toMatchObject({ mode: 'mining', miningGpus: 6, idleGpus: 0 });

@@ -39,6 +39,12 @@ describe('parsePrice', () => {
     expect(parsePrice(raw)).toEqual({ ok: false, code, reason });
   });
 
+  it('accepts a negative value when signed (electricity), and nothing else changes', () => {
+    expect(parsePrice(-0.2, { signed: true })).toEqual({ ok: true, value: -0.2, decimal: '-0.2' });
+    expect(parsePrice(' -1.5e-2 ', { signed: true })).toEqual({ ok: true, value: -0.015, decimal: '-0.015' });
+    expect(parsePrice('abc', { signed: true })).toMatchObject({ ok: false, code: 'NotANumber' });
+  });
+
   it('shortens a long non-number in its reason', () => {
     const result = parsePrice('x'.repeat(500));
     expect(result.ok).toBe(false);

@@ -230,3 +230,73 @@ describe('formatAge', () => {
     expect(formatAge(ms)).toBe(text);
   });
 });
+
+describe('ValidatedSource: a restart', () => {
+  const down: RawResult = { ok: false, code: 'FetchFailed', reason: 'connect ECONNREFUSED' };
+
+  it('holds the last good value restored from status until maxAgeSeconds while the feed is down', async () => {
+    const raw = new Scripted(down);
+    const source = new ValidatedSource(raw, feed);
+    source.restore({ decimal: '0.05', readAt: at(-300) });
+    const held = await source.read(at(0));
+    expect(held).toMatchObject({ ok: true, decimal: '0.05', readAt: at(-300), expiresAt: at(300) });
+    expect(held.ok && held.warning?.code).toBe('FetchFailed');
+    expect(source.current(at(300)).ok).toBe(true);
+    expect(source.current(at(301))).toMatchObject({ ok: false, code: 'Stale' });
+  });
+
+  it('refuses a 100× glitch on the first read after a restart, against the restored value', async () => {
+    const raw = new Scripted({ ok: true, raw: 5 });
+    const source = new ValidatedSource(raw, feed);
+    source.restore({ decimal: '0.05', readAt: at(-30) });
+    const r = await source.read(at(0));
+    expect(r).toMatchObject({ ok: true, decimal: '0.05' });
+    expect(r.ok && r.warning).toMatchObject({
+      code: 'Outlier',
+      reason: expect.stringMatching(
+        /value 5 is an outlier: more than 5× the median 0.05 of the last good value/,
+      ),
+    });
+    // A real new level is still accepted once confirmed.
+    for (let i = 1; i <= 2; i++) await source.read(at(60 * i));
+    expect(source.current(at(120))).toMatchObject({ ok: true, decimal: '5' });
+  });
+
+  it('without a restored value the first reads are believed (what a restart did before)', async () => {
+    const raw = new Scripted({ ok: true, raw: 5 });
+    const source = new ValidatedSource(raw, feed);
+    expect(await source.read(at(0))).toMatchObject({ ok: true, decimal: '5' });
+  });
+
+  it('a restored value is ignored once the source read its own, and by sources that hold nothing', async () => {
+    const raw = new Scripted({ ok: true, raw: 0.07 });
+    const source = new ValidatedSource(raw, feed);
+    await source.read(at(0));
+    source.restore({ decimal: '0.05', readAt: at(-30) });
+    expect(source.current(at(1))).toMatchObject({ decimal: '0.07' });
+    const cm = new ValidatedSource(new Scripted(down), { ...feed, holdLastGood: false, outliers: false });
+    cm.restore({ decimal: '0.05', readAt: at(-30) });
+    expect(await cm.read(at(0))).toMatchObject({ ok: false, code: 'FetchFailed' });
+  });
+});
+
+describe('ValidatedSource: signed prices (electricity)', () => {
+  const signed: ValidationOptions = { ...feed, signed: true };
+
+  it('accepts negative values only when signed', async () => {
+    expect(await setup(signed, '-0.012').source.read(at(0))).toMatchObject({ ok: true, decimal: '-0.012' });
+    expect(await setup(feed, '-0.012').source.read(at(0))).toMatchObject({ ok: false, code: 'Negative' });
+  });
+
+  it('a fall to zero or below is no outlier; a value far larger in size is', async () => {
+    const { feedValue } = setup(signed, 0.05);
+    for (const v of [0.05, 0.06, 0.05]) expect(await feedValue(v)).toMatchObject({ ok: true });
+    expect(await feedValue(-0.03)).toMatchObject({ ok: true, decimal: '-0.03' });
+    expect(await feedValue(0)).toMatchObject({ ok: true, decimal: '0' });
+    const glitch = await feedValue(-5);
+    expect(glitch).toMatchObject({ ok: true, decimal: '0' });
+    expect(glitch.ok && glitch.warning?.reason).toMatch(
+      /value -5 is an outlier: more than 5× the median in size/,
+    );
+  });
+});
