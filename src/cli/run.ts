@@ -1,10 +1,24 @@
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { DEFAULT_MANAGER_OPTIONS } from '../controller/manager.js';
+import { parseHostList } from '../economics/sources/egress.js';
 import { runOperator } from '../main.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const seconds = (what: string) => z.coerce.number().int(`${what} must be whole seconds`).min(1).max(3600);
+/** Comma-separated host names or IP literals (`*.example.com` and `*` in the allowlist only). */
+const hostList = (what: string, wildcards: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((s) => parseHostList(s))
+    .refine(
+      (hosts) =>
+        hosts.every((h) => /^[A-Za-z0-9.:_[\]-]+$/.test(wildcards ? h.replace(/^\*(\.|$)/, '') || 'x' : h)),
+      {
+        message: `${what} must be host names or IP addresses separated by commas${wildcards ? ' (*.domain and * allowed)' : ''}`,
+      },
+    );
 const workers = (what: string) => z.coerce.number().int(`${what} must be a whole number`).min(1).max(256);
 
 /** Flags and their environment variables, validated together. */
@@ -49,6 +63,9 @@ export const runOptionsSchema = z
       .default(DEFAULT_MANAGER_OPTIONS.minerGracePeriodSeconds),
     nodeWorkers: workers('--node-workers').default(DEFAULT_MANAGER_OPTIONS.nodeWorkers),
     jobWorkers: workers('--job-workers').default(DEFAULT_MANAGER_OPTIONS.jobWorkers),
+    priceAllowedHosts: hostList('--price-allowed-hosts', true),
+    priceAllowHttpHosts: hostList('--price-allow-http-hosts', false),
+    priceAllowPrivateHosts: hostList('--price-allow-private-hosts', false),
   })
   .refine((o) => !(o.kubeconfig && o.inCluster), {
     message: 'use either --kubeconfig or --in-cluster, not both',
@@ -138,6 +155,27 @@ export function registerRun(program: Command): void {
     .addOption(opt('--miner-grace-period <seconds>', 'seconds a mining pod gets to stop when evicted'))
     .addOption(opt('--node-workers <n>', 'nodes switched in parallel'))
     .addOption(opt('--job-workers <n>', 'TrainingJobs reconciled in parallel'))
+    .addOption(
+      opt(
+        '--price-allowed-hosts <hosts>',
+        'hosts HTTP price sources may fetch from, comma-separated (*.example.com, or * for any public host); default none',
+        'RIGSHIFT_PRICE_ALLOWED_HOSTS',
+      ),
+    )
+    .addOption(
+      opt(
+        '--price-allow-http-hosts <hosts>',
+        'allowed hosts that may be fetched over plain http (https only otherwise)',
+        'RIGSHIFT_PRICE_ALLOW_HTTP_HOSTS',
+      ),
+    )
+    .addOption(
+      opt(
+        '--price-allow-private-hosts <hosts>',
+        'allowed hosts that may resolve to loopback, link-local or private addresses',
+        'RIGSHIFT_PRICE_ALLOW_PRIVATE_HOSTS',
+      ),
+    )
     .action(async (raw: Record<string, unknown>) => {
       const parsed = parseRunOptions(raw);
       if (!parsed.ok) {
@@ -166,6 +204,11 @@ export function registerRun(program: Command): void {
         minerGracePeriodSeconds: o.minerGracePeriod,
         nodeWorkers: o.nodeWorkers,
         jobWorkers: o.jobWorkers,
+        priceEgress: {
+          allowedHosts: o.priceAllowedHosts,
+          allowHttpHosts: o.priceAllowHttpHosts,
+          allowPrivateHosts: o.priceAllowPrivateHosts,
+        },
       });
       process.exit(code);
     });

@@ -24,6 +24,7 @@ import { effectivePolicy, loadPolicyFile, withPolicyReadiness } from './policy.j
 import { createPoolReconciler } from './pool.js';
 import { poolKeyForPod, poolKeysForConfigMap } from './pool-keys.js';
 import { retryWriteRaces } from './retry.js';
+import type { EgressRules } from '../economics/sources/egress.js';
 
 export interface ManagerOptions {
   /** This replica's name in the Lease and in Events. */
@@ -48,6 +49,8 @@ export interface ManagerOptions {
   jobWorkers: number;
   poolWorkers: number;
   cacheSyncTimeoutMs: number;
+  /** Where HTTP price sources may connect (flags --price-*-hosts); default: nowhere. */
+  priceEgress?: EgressRules | undefined;
 }
 
 export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
@@ -421,8 +424,28 @@ export class Manager {
         clock: this.clock,
         logger: this.log?.child({ controller: 'pool' }),
         onPoolChanged: () => this.queues?.fleet.add(FLEET_KEY),
+        sources: this.opts.priceEgress ? { egress: this.opts.priceEgress } : undefined,
+        readSecret: (ns, name, key) => this.readSecretKey(ns, name, key),
       }),
     };
+  }
+
+  /**
+   * One key of a Secret a pool's http.headers names, read on demand: no Secret informer, so the operator
+   * holds no Secret it was not pointed at (RBAC: get, in the workload namespaces only).
+   */
+  private async readSecretKey(namespace: string, name: string, key: string): Promise<string | undefined> {
+    try {
+      const res = await this.client.rest.request<{ data?: Record<string, string> }>({
+        method: 'GET',
+        path: resourcePath(Kinds.Secret, { namespace, name }),
+      });
+      const value = res.body.data?.[key];
+      return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   /** A new term: fresh queues, every object enqueued once. */

@@ -48,8 +48,10 @@ export interface PoolReconcilerDeps {
   logger?: Logger | undefined;
   /** Called with the pool's key after its status changed or it was deleted: enqueue the fleet key here. */
   onPoolChanged?: ((key: string) => void) | undefined;
-  /** HTTP fetch, body limit and outlier rule for the price sources (tests; defaults otherwise). */
-  sources?: Omit<SourceDeps, 'configMap'> | undefined;
+  /** Egress rules, HTTP transport, body limit and outlier rule for the price sources. */
+  sources?: Omit<SourceDeps, 'configMap' | 'readSecret'> | undefined;
+  /** One key of a Secret, read on demand (http.headers); undefined when the Secret or key is absent. */
+  readSecret?: ((namespace: string, name: string, key: string) => Promise<string | undefined>) | undefined;
 }
 
 type Sources = Record<PriceInput, PriceSource>;
@@ -160,9 +162,13 @@ export class PoolReconciler {
   ): Sources {
     let cache = this.caches.get(namespace);
     if (!cache) {
+      const readSecret = this.deps.readSecret;
+      const log = this.deps.logger;
       cache = new PriceSourceCache({
+        ...(log && { debug: (detail, message) => log.debug({ namespace, ...detail }, message) }),
         ...this.deps.sources,
         configMap: (cm) => this.deps.getConfigMap(namespace, cm)?.data,
+        ...(readSecret && { readSecret: (name, key) => readSecret(namespace, name, key) }),
       });
       this.caches.set(namespace, cache);
     }

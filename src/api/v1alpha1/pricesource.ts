@@ -1,14 +1,18 @@
 import { z } from 'zod';
 import { price, signedPrice } from './decimal.js';
-import { configMapKeyRefSchema } from './refs.js';
+import { configMapKeyRefSchema, secretKeyRefSchema } from './refs.js';
 import { withCel } from './meta.js';
 
 /** Dot path into a JSON document: names and array indexes, e.g. `data.usdPerMhsDay`, `items.0.usd`, `items[0].usd`. */
 export const FIELD_PATH = /^([A-Za-z0-9_$-]+|\[[0-9]+\])(\.[A-Za-z0-9_$-]+|\[[0-9]+\])*$/;
 
+/** RFC 9110 token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 function httpSourceSchema(path: string, signed: boolean) {
   const ageMessage = `${path}.http.maxAgeSeconds must be at least refreshSeconds`;
   const schemeMessage = `${path}.http.url must be an http:// or https:// URL`;
+  const credsMessage = `${path}.http.url must not hold credentials: put them in http.headers from a Secret`;
   return withCel(
     z
       .object({
@@ -18,13 +22,37 @@ function httpSourceSchema(path: string, signed: boolean) {
             .min(1)
             .max(2048)
             .refine((u) => /^https?:\/\/[^\s]+$/.test(u), { message: schemeMessage })
+            .refine((u) => !/^https?:\/\/[^/?#]*@/.test(u), { message: credsMessage })
             .describe(
-              'URL of a JSON document, fetched with GET by the operator. http:// or https://. ' +
-                'Credentials in the URL are visible to anyone who can read this object; prefer an unauthenticated ' +
-                'internal endpoint or a proxy.',
+              'URL of a JSON document, fetched with GET by the operator: https://, or http:// to a host the ' +
+                'operator’s admin allows. The host must be on the operator’s allowlist (chart value ' +
+                'priceSources.allowedHosts); loopback, link-local and private addresses are refused unless the ' +
+                'admin allows that exact host; redirects are not followed. No credentials in the URL: use headers.',
             ),
           { rule: "self.matches('^https?://[^ ]+$')", message: schemeMessage },
+          { rule: "!self.matches('^https?://[^/?#]*@')", message: credsMessage },
         ),
+        headers: z
+          .array(
+            z
+              .object({
+                name: z
+                  .string()
+                  .min(1)
+                  .max(64)
+                  .regex(HEADER_NAME)
+                  .describe('Header name, e.g. X-Api-Key or Authorization.'),
+                secretKeyRef: secretKeyRefSchema(
+                  'The header’s value: this key of a Secret in the pool’s namespace, read on every fetch.',
+                ),
+              })
+              .describe('A request header whose value comes from a Secret.'),
+          )
+          .max(4)
+          .optional()
+          .describe(
+            'Request headers whose values come from Secrets (API keys), never shown in status or Events.',
+          ),
         fieldPath: z
           .string()
           .max(256)

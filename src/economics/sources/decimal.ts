@@ -9,7 +9,8 @@ const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
  * Accepts a JSON number or a numeric string ("0.0021", " 2.5e-3 "); refuses anything else with a reason.
  * Non-finite values are refused here too, and negative ones unless `signed` (electricity can be negative).
  */
-export function parsePrice(raw: unknown, opts: { signed?: boolean } = {}): ParsedNumber {
+export function parsePrice(raw: unknown, opts: { signed?: boolean; quote?: boolean } = {}): ParsedNumber {
+  const quoteText = opts.quote ?? true;
   if (raw === undefined || raw === null) return { ok: false, code: 'Missing', reason: 'value is missing' };
   let text: string;
   if (typeof raw === 'number') {
@@ -18,8 +19,11 @@ export function parsePrice(raw: unknown, opts: { signed?: boolean } = {}): Parse
   } else if (typeof raw === 'string') {
     text = raw.trim();
     if (text === '') return { ok: false, code: 'Missing', reason: 'value is empty' };
-    if (!NUMERIC.test(text))
-      return { ok: false, code: 'NotANumber', reason: `value ${quote(text)} is not a number` };
+    if (!NUMERIC.test(text)) {
+      // An HTTP answer's strings are never shown: the field could be anything (a cloud access key fits).
+      const shown = quoteText ? `value ${quote(text)}` : `value (a string of ${text.length} characters)`;
+      return { ok: false, code: 'NotANumber', reason: `${shown} is not a number` };
+    }
   } else {
     return { ok: false, code: 'NotANumber', reason: `value ${describe(raw)} is not a number` };
   }

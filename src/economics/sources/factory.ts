@@ -1,9 +1,21 @@
 import { ConfigMapKeySource, type ConfigMapData } from './configmap.js';
 import { parseFieldPath } from './field-path.js';
-import { HttpJsonSource } from './http.js';
+import type { EgressRules, Resolver } from './egress.js';
+import { HttpJsonSource, type SecretReader, type Transport } from './http.js';
 import { StaticSource } from './static.js';
 import type { PriceReading, PriceSource, PriceSourceSpec } from './types.js';
 import { DEFAULT_OUTLIER_RULE, ValidatedSource, type OutlierRule } from './validated.js';
+
+/** RFC 9110 token; headers that steer the connection itself are the operator's. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
+const FORBIDDEN_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'te',
+]);
 
 /** Used when the spec leaves them out (the API may default them too). */
 export const HTTP_DEFAULTS = { refreshSeconds: 300, timeoutSeconds: 10, maxAgeSeconds: 1800 } as const;
@@ -11,9 +23,17 @@ export const HTTP_DEFAULTS = { refreshSeconds: 300, timeoutSeconds: 10, maxAgeSe
 export interface SourceDeps {
   /** Data of a ConfigMap by name in the pool's namespace, e.g. an informer-cache lookup; undefined if absent. */
   configMap?: (name: string) => Record<string, string> | undefined;
-  /** Injected for tests; Node's global fetch otherwise. */
-  fetch?: typeof fetch;
+  /** Where HTTP sources may connect (the admin's allowlist); default: nowhere. */
+  egress?: EgressRules;
+  /** DNS for the egress check (tests); the system resolver otherwise. */
+  resolve?: Resolver;
+  /** Reads a key of a Secret in the pool's namespace, for http.headers. */
+  readSecret?: SecretReader;
+  /** Replaces the connection to the checked address (tests); the egress rules still apply. */
+  fetch?: Transport;
   maxBodyBytes?: number;
+  /** The operator's debug log, for what status and Events must not show. */
+  debug?: (detail: Record<string, unknown>, message: string) => void;
   /** Outlier rule for HTTP sources (static values and ConfigMaps are written on purpose and not checked). */
   outliers?: OutlierRule | false;
   /** The price may be negative (electricity). */
@@ -53,8 +73,13 @@ export function createPriceSource(spec: PriceSourceSpec, deps: SourceDeps = {}):
     url: http.url,
     timeoutSeconds: timing.timeoutSeconds,
     ...(http.fieldPath !== undefined && { fieldPath: http.fieldPath }),
+    ...(http.headers && { headers: http.headers }),
+    ...(deps.egress && { egress: deps.egress }),
+    ...(deps.resolve && { resolve: deps.resolve }),
+    ...(deps.readSecret && { readSecret: deps.readSecret }),
     ...(deps.fetch && { fetch: deps.fetch }),
     ...(deps.maxBodyBytes !== undefined && { maxBodyBytes: deps.maxBodyBytes }),
+    ...(deps.debug && { debug: deps.debug }),
   };
   return new ValidatedSource(new HttpJsonSource(rawOptions), {
     refreshSeconds: timing.refreshSeconds,
@@ -62,6 +87,7 @@ export function createPriceSource(spec: PriceSourceSpec, deps: SourceDeps = {}):
     holdLastGood: true,
     outliers: deps.outliers ?? DEFAULT_OUTLIER_RULE,
     signed: deps.signed === true,
+    quoteValues: false,
   });
 }
 
@@ -83,6 +109,14 @@ export function specProblem(spec: PriceSourceSpec): string | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     return `http.url must be http or https, not ${url.protocol}`;
+  if (url.username !== '' || url.password !== '')
+    return 'http.url must not hold credentials: send them in http.headers from a Secret';
+  for (const h of spec.http.headers ?? []) {
+    if (!HEADER_NAME.test(h.name) || FORBIDDEN_HEADERS.has(h.name.toLowerCase()))
+      return `http.headers name '${h.name}' is not a header a price source may set`;
+    if (!h.secretKeyRef?.name || !h.secretKeyRef.key)
+      return `http.headers ${h.name} needs a secretKeyRef name and key`;
+  }
   try {
     parseFieldPath(spec.http.fieldPath);
   } catch (err) {

@@ -11,6 +11,8 @@ export interface HttpPriceSpec {
   refreshSeconds?: number;
   timeoutSeconds?: number;
   maxAgeSeconds?: number;
+  /** Headers whose values come from Secrets in the pool's namespace (API keys). */
+  headers?: { name: string; secretKeyRef: { name: string; key: string } }[];
 }
 
 export interface ConfigMapKeyRefSpec {
@@ -29,6 +31,7 @@ export interface PriceSourceSpec {
 export type PriceProblemCode =
   | 'InvalidSource'
   | 'NotRead'
+  | 'NotAllowed'
   | 'FetchFailed'
   | 'Timeout'
   | 'BodyTooLarge'

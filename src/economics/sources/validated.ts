@@ -41,6 +41,8 @@ export interface ValidationOptions {
    * the size of a value (|value| > factor × |median|), since a fall to zero or below is no glitch.
    */
   signed?: boolean;
+  /** false: a refused string is described by its length, never quoted (answers of HTTP sources). */
+  quoteValues?: boolean;
 }
 
 interface Good {
@@ -143,7 +145,10 @@ export class ValidatedSource implements PriceSource {
       };
     }
     if (!result.ok) return this.refuse(result, now);
-    const parsed = parsePrice(result.raw, { signed: this.options.signed === true });
+    const parsed = parsePrice(result.raw, {
+      signed: this.options.signed === true,
+      quote: this.options.quoteValues ?? true,
+    });
     if (!parsed.ok) return this.refuse(parsed, now);
     const outlier = this.checkOutlier(parsed.value, parsed.decimal);
     if (outlier) return this.refuse(outlier, now);

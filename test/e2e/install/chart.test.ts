@@ -80,15 +80,18 @@ describe('helm lint and template', () => {
         'ClusterRole', // workloads (pod writes)
         'ClusterRole', // aggregate-to-edit
         'ClusterRole', // aggregate-to-view
+        'ClusterRole', // price-secrets (get, bound per namespace)
         'ClusterRoleBinding',
         'Deployment',
         'FleetPolicy',
+        'NetworkPolicy',
         'PodDisruptionBudget',
         'PriorityClass',
         'PriorityClass',
         'Role',
         'RoleBinding', // leader election
         'RoleBinding', // workloads in the release namespace
+        'RoleBinding', // price-secrets in the release namespace
         'Service',
         'ServiceAccount',
       ].sort(),
@@ -132,8 +135,22 @@ describe('helm lint and template', () => {
       .flatMap((o) => (o as Obj & { rules: Rule[] }).rules);
     for (const r of rules) {
       expect([...r.apiGroups, ...r.resources, ...r.verbs]).not.toContain('*');
-      expect(r.resources).not.toContain('secrets');
+      // Secrets: get only (a price feed's API key, by name), never list or watch.
+      if (r.resources.includes('secrets'))
+        expect(r).toEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
     }
+    const secretRoles = objs.filter(
+      (o) =>
+        o.kind === 'ClusterRole' &&
+        (o as Obj & { rules: Rule[] }).rules.some((r) => r.resources.includes('secrets')),
+    );
+    expect(secretRoles.map((o) => o.metadata.name)).toEqual(['rigshift-price-secrets']);
+    const secretBindings = objs.filter(
+      (o) => (o as Obj & { roleRef?: { name: string } }).roleRef?.name === 'rigshift-price-secrets',
+    );
+    expect(secretBindings.map((o) => `${o.kind}/${o.metadata.namespace}`)).toEqual([
+      'RoleBinding/rigshift-system',
+    ]);
     expect(objs.filter((o) => o.kind === 'ClusterRoleBinding')).toHaveLength(1);
   });
 
@@ -152,6 +169,51 @@ describe('helm lint and template', () => {
     const policy = find(objs, 'NetworkPolicy') as Obj & { spec: { podSelector: Json; ingress: Json[] } };
     expect(policy.spec.podSelector).toEqual({ matchLabels: service.spec.selector });
     expect(policy.spec.ingress).toEqual([{ ports: [{ port: 'metrics', protocol: 'TCP' }] }]);
+  });
+
+  it('restricts egress by default to the API server and DNS, plus public 443 once price hosts are allowed', async () => {
+    type Egress = { to: Json[]; ports: { port: number; protocol: string }[] }[];
+    const egressOf = async (args: string[]) => {
+      const objs = parseAll(await renderChart(c, 'rigshift', 'ops', args));
+      const policy = find(objs, 'NetworkPolicy') as Obj & { spec: { policyTypes: string[]; egress: Egress } };
+      expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+      return policy.spec.egress;
+    };
+    const plain = await egressOf([]);
+    expect(plain.map((e) => e.ports.map((p) => `${p.port}/${p.protocol}`).join(','))).toEqual([
+      '443/TCP,6443/TCP',
+      '53/UDP,53/TCP',
+    ]);
+    const feeds = await egressOf(['--set', 'priceSources.allowedHosts={prices.example.com}']);
+    expect(feeds).toHaveLength(3);
+    const feed = feeds[2]!;
+    expect(feed.ports).toEqual([{ port: 443, protocol: 'TCP' }]);
+    const v4 = (feed.to[0] as { ipBlock: { cidr: string; except: string[] } }).ipBlock;
+    expect(v4.cidr).toBe('0.0.0.0/0');
+    expect(v4.except).toEqual(
+      expect.arrayContaining([
+        '10.0.0.0/8',
+        '172.16.0.0/12',
+        '192.168.0.0/16',
+        '169.254.0.0/16',
+        '127.0.0.0/8',
+      ]),
+    );
+    const deploy = find(
+      parseAll(
+        await renderChart(c, 'rigshift', 'ops', [
+          '--set',
+          'priceSources.allowedHosts={prices.example.com,*.feeds.example.org},priceSources.allowHttpHosts={prices.example.com}',
+        ]),
+      ),
+      'Deployment',
+    ) as Obj & { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+    expect(deploy.spec.template.spec.containers[0]?.args).toEqual(
+      expect.arrayContaining([
+        '--price-allowed-hosts=prices.example.com,*.feeds.example.org',
+        '--price-allow-http-hosts=prices.example.com',
+      ]),
+    );
   });
 });
 

@@ -79,7 +79,7 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['watch', 'fleetpolicies.rigshift.io', undefined],
   ];
   const denied: [string, string, string | undefined][] = [
-    ['get', 'secrets', undefined],
+    ['get', 'secrets', undefined], // all namespaces: only per namespace (see below)
     ['list', 'secrets', undefined],
     ['watch', 'secrets', undefined],
     ['delete', 'pods', 'kube-system'],
@@ -123,6 +123,13 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     }
     expect(await canI(rbac.username, 'create', 'pods', other)).toBe('no');
     expect(await canI(rbac.username, 'create', 'pods/eviction', other)).toBe('no');
+  });
+
+  it('gets Secrets (a price feed API key) by name in the workload namespaces only, never lists them', async () => {
+    for (const ns of [release, workload]) expect(await canI(rbac.username, 'get', 'secrets', ns)).toBe('yes');
+    expect(await canI(rbac.username, 'get', 'secrets', other)).toBe('no');
+    for (const verb of ['list', 'watch'])
+      expect(await canI(rbac.username, verb, 'secrets', workload)).toBe('no');
   });
 
   it('holds only its own Lease, in its own namespace', async () => {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Manager } from '../../../src/controller/manager.js';
-import { json, PriceServer } from '../../unit/sources/price-server.js';
+import { json, LOCAL_EGRESS, PriceServer } from '../../unit/sources/price-server.js';
 import {
   conditionOf,
   createWorld,
@@ -54,7 +54,7 @@ beforeAll(async () => {
       },
     }),
   );
-  op = await startOperator(w);
+  op = await startOperator(w, { priceEgress: LOCAL_EGRESS });
   await waitAllMining(w);
   await w.apply(jobManifest(w.ns, 'before', { replicas: 1, checkpointGracePeriodSeconds: 1 }));
   await waitFor('job before Running', async () => (await job('before'))?.status?.state === 'Running', 60_000);

@@ -25,7 +25,7 @@ import { Kinds } from '../../../src/kube/resources.js';
 import { WorkQueue } from '../../../src/kube/workqueue.js';
 import { createLogger } from '../../../src/log.js';
 import { getTestCluster, uniqueSuffix, waitFor, type TestCluster } from '../../support/cluster.js';
-import { json, PriceServer } from '../../unit/sources/price-server.js';
+import { json, LOCAL_EGRESS, PriceServer } from '../../unit/sources/price-server.js';
 
 const P4090 = 'NVIDIA-GeForce-RTX-4090';
 const P3090 = 'NVIDIA-GeForce-RTX-3090';
@@ -82,6 +82,7 @@ async function startController(prefix: string, clock: Clock): Promise<Controller
     clock,
     logger,
     onPoolChanged: (key) => changed.push(key),
+    sources: { egress: LOCAL_EGRESS },
   });
   const queue = new WorkQueue(reconcile, { name: `pool-${prefix}`, clock, concurrency: 2, logger });
   pools.enqueueTo(queue);

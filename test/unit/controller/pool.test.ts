@@ -108,6 +108,8 @@ function harness(initial: Pool): Harness {
     clock: h.clock,
     onPoolChanged: (key) => h.changed.push(key),
     sources: {
+      egress: { allowedHosts: ['prices.test'], allowHttpHosts: ['prices.test'], allowPrivateHosts: [] },
+      resolve: () => Promise.resolve([{ address: '203.0.114.7', family: 4 }]),
       fetch: (() => {
         h.fetches++;
         return Promise.resolve(h.answer());

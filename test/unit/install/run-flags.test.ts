@@ -22,6 +22,9 @@ it('passes the flags of the operator design to rigshift run', () => {
       '--leader-election-namespace',
       '--log-level',
       '--metrics-address',
+      '--price-allowed-hosts',
+      '--price-allow-http-hosts',
+      '--price-allow-private-hosts',
     ].sort(),
   );
 });

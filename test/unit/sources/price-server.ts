@@ -64,3 +64,10 @@ export function stream(total: number, opts: { declareLength?: boolean } = {}) {
   };
   return { behaviour, closed, written: () => written };
 }
+
+/** The egress rules an admin would set to let price sources reach a server on 127.0.0.1 over plain http. */
+export const LOCAL_EGRESS = {
+  allowedHosts: ['127.0.0.1'],
+  allowHttpHosts: ['127.0.0.1'],
+  allowPrivateHosts: ['127.0.0.1'],
+};
