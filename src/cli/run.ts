@@ -34,6 +34,10 @@ export const runOptionsSchema = z
         'metrics address must be host:port, :port, a port or off',
       )
       .default(':8080'),
+    metricsAuth: z.enum(['kubernetes', 'none']).default('kubernetes'),
+    metricsCertFile: z.string().min(1).optional(),
+    metricsKeyFile: z.string().min(1).optional(),
+    metricsJobBids: z.boolean().default(false),
     leaderElect: z.boolean().default(false),
     leaderElectionNamespace: z
       .string()
@@ -66,6 +70,9 @@ export const runOptionsSchema = z
     priceAllowedHosts: hostList('--price-allowed-hosts', true),
     priceAllowHttpHosts: hostList('--price-allow-http-hosts', false),
     priceAllowPrivateHosts: hostList('--price-allow-private-hosts', false),
+  })
+  .refine((o) => !o.metricsCertFile === !o.metricsKeyFile, {
+    message: '--metrics-cert-file and --metrics-key-file go together',
   })
   .refine((o) => !(o.kubeconfig && o.inCluster), {
     message: 'use either --kubeconfig or --in-cluster, not both',
@@ -112,6 +119,24 @@ export function registerRun(program: Command): void {
         '--metrics-address <addr>',
         '/metrics, /healthz and /readyz on host:port, :port, or off',
         'RIGSHIFT_METRICS_ADDRESS',
+      ),
+    )
+    .addOption(
+      opt(
+        '--metrics-auth <mode>',
+        'who may read /metrics: kubernetes (a bearer token allowed to get the non-resource URL /metrics, checked ' +
+          'with TokenReview and SubjectAccessReview) or none; /healthz and /readyz are always open',
+        'RIGSHIFT_METRICS_AUTH',
+      ),
+    )
+    .addOption(
+      opt('--metrics-cert-file <path>', 'serve the metrics port over HTTPS with this PEM certificate'),
+    )
+    .addOption(opt('--metrics-key-file <path>', 'the private key (PEM) of --metrics-cert-file'))
+    .addOption(
+      opt(
+        '--metrics-job-bids',
+        'export every TrainingJob’s bid (rigshift_training_bid_usd_per_gpu_hour{namespace,job}); off by default',
       ),
     )
     .addOption(opt('--leader-elect', 'run for leadership through a Lease; only the leader acts'))
@@ -190,6 +215,12 @@ export function registerRun(program: Command): void {
         inCluster: o.inCluster,
         logLevel: o.logLevel,
         metricsAddress: o.metricsAddress === 'off' ? undefined : o.metricsAddress,
+        metricsAuth: o.metricsAuth,
+        metricsTls:
+          o.metricsCertFile && o.metricsKeyFile
+            ? { certFile: o.metricsCertFile, keyFile: o.metricsKeyFile }
+            : undefined,
+        metricsJobBids: o.metricsJobBids,
         leaderElect: o.leaderElect,
         leaderElectionNamespace: o.leaderElectionNamespace,
         leaderElectionId: o.leaderElectionId,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Node, V1Pod } from '@kubernetes/client-node';
@@ -9,6 +10,7 @@ import { operatorReadiness, startHttpServer, type RunningHttpServer } from '../k
 import { Informer, waitForCacheSync } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from '../kube/metrics.js';
+import { MetricsAuthorizer } from '../kube/metrics-auth.js';
 import { Kinds, resourcePath } from '../kube/resources.js';
 import { isApiError, isNotFound } from '../kube/rest.js';
 import { objectKey, WorkQueue, type ReconcileFn } from '../kube/workqueue.js';
@@ -37,6 +39,12 @@ export interface ManagerOptions {
   retryPeriodSeconds: number;
   /** `host:port` of /metrics, /healthz, /readyz; undefined: no HTTP server. */
   metricsAddress?: string | undefined;
+  /** `kubernetes`: /metrics needs a bearer token allowed to get /metrics (TokenReview + SubjectAccessReview). */
+  metricsAuth: 'kubernetes' | 'none';
+  /** Serve HTTPS with these PEM files instead of plain HTTP. */
+  metricsTls?: { certFile: string; keyFile: string } | undefined;
+  /** Export every TrainingJob's bid (rigshift_training_bid_usd_per_gpu_hour); off: renters' bids stay private. */
+  metricsJobBids: boolean;
   dryRun: boolean;
   /** Watch MiningPools, TrainingJobs and their pods in this namespace only. */
   namespace?: string | undefined;
@@ -54,6 +62,8 @@ export interface ManagerOptions {
 }
 
 export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
+  metricsAuth: 'kubernetes',
+  metricsJobBids: false,
   leaderElect: false,
   leaderElectionNamespace: 'default',
   leaderElectionId: 'rigshift-operator',
@@ -117,7 +127,7 @@ export class Manager {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger;
     this.identity = this.opts.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
-    this.metrics = createMetrics();
+    this.metrics = createMetrics({ jobBids: this.opts.metricsJobBids });
     this.client = createKubeClient(kc, {
       onRequest: (verb, code) => {
         this.metrics.apiRequests.inc({ verb, code: String(code) });
@@ -177,6 +187,11 @@ export class Manager {
     await this.preflight();
     for (const i of this.allInformers()) i.start();
     if (this.opts.metricsAddress !== undefined) {
+      const auth =
+        this.opts.metricsAuth === 'kubernetes'
+          ? new MetricsAuthorizer({ rest: this.client.rest, clock: this.clock })
+          : undefined;
+      const tls = this.opts.metricsTls;
       this.http = await startHttpServer({
         address: this.opts.metricsAddress,
         registry: this.metrics.registry,
@@ -186,8 +201,13 @@ export class Manager {
             this.caches.policy(),
             this.informers.policies?.hasSynced() ?? true,
           ),
+        ...(auth && { authorizeMetrics: (header: string | undefined) => auth.check(header) }),
+        ...(tls && { tls: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } }),
       });
-      this.log?.info({ url: this.http.url }, 'serving /metrics, /healthz and /readyz');
+      this.log?.info(
+        { url: this.http.url, metricsAuth: this.opts.metricsAuth },
+        'serving /metrics, /healthz and /readyz',
+      );
     }
     await waitForCacheSync(this.allInformers(), this.opts.cacheSyncTimeoutMs);
     this.log?.info({ identity: this.identity }, 'caches synced');

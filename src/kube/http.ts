@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
@@ -13,6 +14,15 @@ export interface HttpServerOptions {
   readiness: () => Readiness | Promise<Readiness>;
   /** Liveness (default: always alive while the event loop answers). */
   liveness?: () => boolean;
+  /**
+   * Who may read /metrics (e.g. a MetricsAuthorizer: TokenReview + SubjectAccessReview); undefined: anyone.
+   * /healthz and /readyz stay open for the kubelet.
+   */
+  authorizeMetrics?: (
+    authorization: string | undefined,
+  ) => Promise<{ ok: true } | { ok: false; status: number; reason: string }>;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface RunningHttpServer {
@@ -33,12 +43,15 @@ export function parseAddress(address: string | number): { host: string | undefin
 /** Serves /metrics, /healthz and /readyz. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const { host, port } = parseAddress(opts.address);
-  const server = http.createServer((req, res) => {
+  const listener: http.RequestListener = (req, res) => {
     void handle(opts, req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
       res.end(`internal error: ${err instanceof Error ? err.message : String(err)}\n`);
     });
-  });
+  };
+  const server = opts.tls
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, listener)
+    : http.createServer(listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -50,7 +63,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const shownHost = host && host !== '0.0.0.0' && host !== '::' ? host : '127.0.0.1';
   return {
     port: bound,
-    url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${bound}`,
+    url: `${opts.tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${bound}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
@@ -71,6 +84,15 @@ async function handle(
   }
   switch (path) {
     case '/metrics': {
+      if (opts.authorizeMetrics) {
+        const auth = await opts.authorizeMetrics(req.headers.authorization);
+        if (!auth.ok) {
+          const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'text/plain' };
+          if (auth.status === 401) headers['WWW-Authenticate'] = 'Bearer';
+          res.writeHead(auth.status, headers).end(`${auth.reason}\n`);
+          return;
+        }
+      }
       const body = await opts.registry.metrics();
       res.writeHead(200, { 'Content-Type': opts.registry.contentType }).end(body);
       return;

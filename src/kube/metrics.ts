@@ -11,7 +11,10 @@ export interface OperatorMetrics {
   gpus: Gauge<'mode'>;
   /** Mining yield per GPU-hour (USD) by pool and GPU product. */
   miningYield: Gauge<'pool' | 'product'>;
-  /** A training job's bid per GPU-hour (USD). */
+  /**
+   * A training job's bid per GPU-hour (USD). Exported only with `jobBids` (what each renter pays is their
+   * business); otherwise a gauge on no registry, so callers set it either way.
+   */
   trainingBid: Gauge<'namespace' | 'job'>;
   switches: Counter<'from' | 'to' | 'reason'>;
   drainDuration: Histogram<'outcome'>;
@@ -25,7 +28,7 @@ export interface OperatorMetrics {
   apiRequests: Counter<'verb' | 'code'>;
 }
 
-export function createMetrics(opts: { defaultMetrics?: boolean } = {}): OperatorMetrics {
+export function createMetrics(opts: { defaultMetrics?: boolean; jobBids?: boolean } = {}): OperatorMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'rigshift_' });
   const registers = [registry];
@@ -48,7 +51,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Operator
       name: 'rigshift_training_bid_usd_per_gpu_hour',
       help: "A training job's bid per GPU-hour",
       labelNames: ['namespace', 'job'],
-      registers,
+      registers: opts.jobBids ? registers : [],
     }),
     switches: new Counter({
       name: 'rigshift_mode_switches_total',

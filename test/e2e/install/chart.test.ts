@@ -81,6 +81,7 @@ describe('helm lint and template', () => {
         'ClusterRole', // aggregate-to-edit
         'ClusterRole', // aggregate-to-view
         'ClusterRole', // price-secrets (get, bound per namespace)
+        'ClusterRole', // metrics-reader (bound to metrics.readers, none by default)
         'ClusterRoleBinding',
         'Deployment',
         'FleetPolicy',
@@ -103,6 +104,16 @@ describe('helm lint and template', () => {
     const container = (pod.containers as Json[])[0] as Json;
     expect(container.args).toEqual(
       expect.arrayContaining(['run', '--leader-elect', '--metrics-address=:8080', '--identity=$(POD_NAME)']),
+    );
+    // /metrics behind Kubernetes auth by default; renters' bids not exported unless turned on.
+    expect(container.args).toContain('--metrics-auth=kubernetes');
+    expect(container.args).not.toContain('--metrics-job-bids');
+    const operatorRole = find(objs, 'ClusterRole', 'rigshift') as Obj & { rules: Rule[] };
+    expect(operatorRole.rules).toEqual(
+      expect.arrayContaining([
+        { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+        { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+      ]),
     );
     expect(((container.livenessProbe as Json).httpGet as Json).path).toBe('/healthz');
     expect(((container.readinessProbe as Json).httpGet as Json).path).toBe('/readyz');
@@ -133,7 +144,9 @@ describe('helm lint and template', () => {
     const rules = objs
       .filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')
       .flatMap((o) => (o as Obj & { rules: Rule[] }).rules);
-    for (const r of rules) {
+    for (const r of rules.filter((x) => x.nonResourceURLs))
+      expect(r).toEqual({ nonResourceURLs: ['/metrics'], verbs: ['get'] });
+    for (const r of rules.filter((x) => !x.nonResourceURLs)) {
       expect([...r.apiGroups, ...r.resources, ...r.verbs]).not.toContain('*');
       // Secrets: get only (a price feed's API key, by name), never list or watch.
       if (r.resources.includes('secrets'))
@@ -142,7 +155,7 @@ describe('helm lint and template', () => {
     const secretRoles = objs.filter(
       (o) =>
         o.kind === 'ClusterRole' &&
-        (o as Obj & { rules: Rule[] }).rules.some((r) => r.resources.includes('secrets')),
+        (o as Obj & { rules: Rule[] }).rules.some((r) => r.resources?.includes('secrets')),
     );
     expect(secretRoles.map((o) => o.metadata.name)).toEqual(['rigshift-price-secrets']);
     const secretBindings = objs.filter(
@@ -166,6 +179,9 @@ describe('helm lint and template', () => {
     expect(monitor.spec.selector).toEqual({ matchLabels: service.spec.selector });
     for (const [k, v] of Object.entries(service.spec.selector)) expect(service.metadata.labels?.[k]).toBe(v);
     expect(monitor.spec.endpoints[0]?.port).toBe(service.spec.ports[0]?.name);
+    expect(monitor.spec.endpoints[0]?.bearerTokenFile).toBe(
+      '/var/run/secrets/kubernetes.io/serviceaccount/token',
+    );
     const policy = find(objs, 'NetworkPolicy') as Obj & { spec: { podSelector: Json; ingress: Json[] } };
     expect(policy.spec.podSelector).toEqual({ matchLabels: service.spec.selector });
     expect(policy.spec.ingress).toEqual([{ ports: [{ port: 'metrics', protocol: 'TCP' }] }]);
@@ -218,7 +234,7 @@ describe('helm lint and template', () => {
 });
 
 type Json = Record<string, unknown>;
-type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; nonResourceURLs?: string[] };
 
 describe('values.schema.json and the chart checks reject bad values with a message naming the value', () => {
   const cases: [string, string[], RegExp][] = [

@@ -44,6 +44,9 @@ async function start(identity: string): Promise<OperatorProcess> {
       '1',
       '--metrics-address',
       `127.0.0.1:${port}`,
+      // This test reads rigshift_leader without a token (auth is tested in install/metrics-auth.test.ts).
+      '--metrics-auth',
+      'none',
     ],
     identity,
   );

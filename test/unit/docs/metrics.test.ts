@@ -19,7 +19,7 @@ function documented(markdown: string): Map<string, Documented> {
 }
 
 async function registered(): Promise<Map<string, Documented>> {
-  const { registry } = createMetrics({ defaultMetrics: false });
+  const { registry } = createMetrics({ defaultMetrics: false, jobBids: true });
   const out = new Map<string, Documented>();
   for (const { name, labelNames } of registry.getMetricsAsArray() as unknown as {
     name: string;

@@ -32,7 +32,7 @@ const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.tit
 const TARGET_LABELS = ['namespace', 'job', 'instance', 'pod', 'service', 'container', 'endpoint'];
 
 async function exposed(): Promise<Map<string, Set<string>>> {
-  const m = createMetrics();
+  const m = createMetrics({ jobBids: true });
   const out = new Map<string, Set<string>>();
   for (const metric of await m.registry.getMetricsAsJSON()) {
     const labels = new Set<string>();

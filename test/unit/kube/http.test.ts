@@ -16,7 +16,7 @@ afterEach(async () => {
 
 describe('metrics', () => {
   it('exposes the operator metrics with their labels', async () => {
-    const m = createMetrics({ defaultMetrics: false });
+    const m = createMetrics({ defaultMetrics: false, jobBids: true });
     setModeGauges(m, { mining: { nodes: 4, gpus: 32 }, training: { nodes: 2, gpus: 16 } });
     m.miningYield.set({ pool: 'kaspa', product: 'NVIDIA-GeForce-RTX-3090' }, 0.031);
     m.trainingBid.set({ namespace: 'ml', job: 'llama' }, 0.35);
@@ -44,6 +44,12 @@ describe('metrics', () => {
     ]) {
       expect(text).toContain(line);
     }
+  });
+
+  it('exports per-job bids only when turned on', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    m.trainingBid.set({ namespace: 'ml', job: 'llama' }, 0.35);
+    expect(await m.registry.metrics()).not.toContain('rigshift_training_bid');
   });
 
   it('keeps registries separate', async () => {
