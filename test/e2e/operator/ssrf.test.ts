@@ -122,7 +122,11 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => victim.listen(0, '127.0.0.1', resolve));
   victimPort = (victim.address() as AddressInfo).port;
   feed = createServer((req, res) => {
-    if (req.url === '/redirect') {
+    if (req.url === '/keyed') {
+      const ok = req.headers['x-api-key'] === `key-${MARKER}`;
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(ok ? '{"price": 0.02}' : `{"error": "bad key ${String(req.headers['x-api-key'])}"}`);
+    } else if (req.url === '/redirect') {
       res.writeHead(302, { location: `http://127.0.0.1:${victimPort}/price?${MARKER}` }).end(MARKER);
     } else if (req.url === '/html') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(`<html>${MARKER}</html>`);
@@ -199,6 +203,46 @@ it('refuses every source aimed inside the cluster with a fixed reason, and shows
   expect(victimConnections).toBe(0);
   process.stdout.write(`SSRF cases (marker ${MARKER}):\n${seen.join('\n')}\n`);
 }, 120_000);
+
+it('sends an API key from a Secret the pool names, and never shows it', async () => {
+  await w.apply({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'feed-key' },
+    stringData: { key: `key-${MARKER}` },
+  });
+  const keyed = (name: string, secret: string) => {
+    const pool = poolManifest(w.ns, {
+      revenueUsdPerMhsDay: {
+        http: {
+          url: `http://127.0.0.2:${feedPort}/keyed`,
+          fieldPath: 'price',
+          headers: [{ name: 'X-Api-Key', secretKeyRef: { name: secret, key: 'key' } }],
+        },
+      },
+    }) as { metadata: { name: string } };
+    pool.metadata.name = name;
+    return pool;
+  };
+  await w.apply(keyed('keyed', 'feed-key'), keyed('keyed-missing', 'no-such-secret'));
+  const yieldOf = async (pool: string) =>
+    (await w.get<Pool>('MiningPool', pool))?.status?.conditions?.find((x) => x.type === 'YieldKnown');
+  const good = await waitFor('pool keyed YieldKnown True', async () => {
+    const y = await yieldOf('keyed');
+    return y?.status === 'True' ? y : undefined;
+  });
+  expect(good.reason).toBe('PricesKnown');
+  const missing = await waitFor('pool keyed-missing YieldKnown False', async () => {
+    const y = await yieldOf('keyed-missing');
+    return y?.status === 'False' ? y : undefined;
+  });
+  expect(missing.message).toMatch(/Secret no-such-secret key key not found \(header X-Api-Key\)$/);
+  const everything = JSON.stringify({
+    pools: (await w.list<Pool>('MiningPool')).map((p) => p.status),
+    events: await allEvents(),
+  });
+  expect(everything).not.toContain(MARKER);
+}, 60_000);
 
 it('refuses credentials in the URL at the API, naming the field', async () => {
   const pool = poolManifest(w.ns, {
