@@ -306,7 +306,24 @@ describe('rigshift run flags', () => {
         retryPeriod: 2,
         logLevel: 'info',
         dryRun: false,
+        metricsAuth: 'kubernetes',
+        metricsJobBids: false,
+        priceAllowedHosts: [],
+        priceAllowHttpHosts: [],
+        priceAllowPrivateHosts: [],
       }),
+    });
+    expect(
+      parseRunOptions({
+        priceAllowedHosts: 'prices.example.com, *.feeds.example.org',
+        priceAllowPrivateHosts: '10.0.0.7',
+      }),
+    ).toMatchObject({
+      ok: true,
+      value: {
+        priceAllowedHosts: ['prices.example.com', '*.feeds.example.org'],
+        priceAllowPrivateHosts: ['10.0.0.7'],
+      },
     });
   });
 
@@ -317,6 +334,10 @@ describe('rigshift run flags', () => {
     [{ leaseDuration: '5', renewDeadline: '5' }, /--retry-period < --renew-deadline < --lease-duration/],
     [{ nodeWorkers: '0' }, /--node-workers/],
     [{ namespace: 'Not_A_Namespace' }, /--namespace: not a namespace name/],
+    [{ metricsAuth: 'open' }, /--metrics-auth: /],
+    [{ metricsCertFile: '/tls.crt' }, /--metrics-cert-file and --metrics-key-file go together/],
+    [{ priceAllowedHosts: 'a.example.com/path' }, /--price-allowed-hosts: .*host names or IP addresses/],
+    [{ priceAllowPrivateHosts: '*.svc' }, /--price-allow-private-hosts: /],
   ])('%j is refused', (raw, message) => {
     const r = parseRunOptions(raw);
     expect(r.ok).toBe(false);
