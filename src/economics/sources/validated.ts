@@ -178,9 +178,8 @@ export class ValidatedSource implements PriceSource {
       this.history = this.candidates.slice(0, -1); // accept() appends the newest
       return undefined;
     }
-    const size = signed ? ' in size' : '';
     const bound = high
-      ? `more than ${rule.factor}× the median${size}`
+      ? `more than ${rule.factor}× the ${signed ? 'size of the ' : ''}median`
       : `less than 1/${rule.factor} of the median`;
     const n = this.history.length;
     const of =

@@ -296,7 +296,7 @@ describe('ValidatedSource: signed prices (electricity)', () => {
     const glitch = await feedValue(-5);
     expect(glitch).toMatchObject({ ok: true, decimal: '0' });
     expect(glitch.ok && glitch.warning?.reason).toMatch(
-      /value -5 is an outlier: more than 5× the median in size/,
+      /value -5 is an outlier: more than 5× the size of the median 0.05 of the last/,
     );
   });
 });
