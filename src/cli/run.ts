@@ -5,6 +5,7 @@ import { parseHostList } from '../economics/sources/egress.js';
 import { runOperator } from '../main.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+const namespaceName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name');
 const seconds = (what: string) => z.coerce.number().int(`${what} must be whole seconds`).min(1).max(3600);
 /** Comma-separated host names or IP literals (`*.example.com` and `*` in the allowlist only). */
 const hostList = (what: string, wildcards: boolean) =>
@@ -57,6 +58,7 @@ export const runOptionsSchema = z
       .string()
       .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name')
       .optional(),
+    poolNamespace: z.array(namespaceName.max(63)).min(1).optional(),
     nodeSelector: z.string().min(1).max(1024).optional(),
     policyFile: z.string().min(1).optional(),
     minerGracePeriod: z.coerce
@@ -76,6 +78,9 @@ export const runOptionsSchema = z
   })
   .refine((o) => !(o.kubeconfig && o.inCluster), {
     message: 'use either --kubeconfig or --in-cluster, not both',
+  })
+  .refine((o) => !o.namespace || (o.poolNamespace ?? []).every((p) => p === o.namespace), {
+    message: '--pool-namespace must be the --namespace the operator watches (pools elsewhere are never seen)',
   })
   .refine((o) => o.retryPeriod < o.renewDeadline && o.renewDeadline < o.leaseDuration, {
     message: 'leader election needs --retry-period < --renew-deadline < --lease-duration',
@@ -165,6 +170,20 @@ export function registerRun(program: Command): void {
     )
     .addOption(
       opt(
+        '--pool-namespace <ns>',
+        'honour MiningPools only in this namespace (repeat or comma-separate for several; default: --namespace, ' +
+          'else the operator’s own, $POD_NAMESPACE); pools elsewhere are ignored and say why',
+        'RIGSHIFT_POOL_NAMESPACES',
+      ).argParser((value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        ...value
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean),
+      ]),
+    )
+    .addOption(
+      opt(
         '--node-selector <selector>',
         'manage only GPU nodes matching this label selector, e.g. farm=west',
         'RIGSHIFT_NODE_SELECTOR',
@@ -230,6 +249,7 @@ export function registerRun(program: Command): void {
         dryRun: o.dryRun,
         identity: o.identity,
         namespace: o.namespace,
+        poolNamespaces: o.poolNamespace,
         nodeSelector: o.nodeSelector,
         policyFile: o.policyFile,
         minerGracePeriodSeconds: o.minerGracePeriod,

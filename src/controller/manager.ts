@@ -27,6 +27,7 @@ import { createPoolReconciler } from './pool.js';
 import { poolKeyForPod, poolKeysForConfigMap } from './pool-keys.js';
 import { retryWriteRaces } from './retry.js';
 import type { EgressRules } from '../economics/sources/egress.js';
+import { PoolScope, scopedPoolReconciler } from './scoping.js';
 
 export interface ManagerOptions {
   /** This replica's name in the Lease and in Events. */
@@ -48,6 +49,11 @@ export interface ManagerOptions {
   dryRun: boolean;
   /** Watch MiningPools, TrainingJobs and their pods in this namespace only. */
   namespace?: string | undefined;
+  /**
+   * Namespaces whose MiningPools are honoured (default: `namespace`, else `leaderElectionNamespace`, the
+   * operator's own); pools elsewhere are ignored and say so. `rigshift run` refuses one outside `namespace`.
+   */
+  poolNamespaces?: readonly string[] | undefined;
   /** Manage only the GPU nodes matching this label selector (e.g. `pool=west`). */
   nodeSelector?: string | undefined;
   /** Read the policy from this file instead of the FleetPolicy `default`. */
@@ -103,6 +109,7 @@ export class Manager {
   private readonly parsed: Parsed;
   private readonly expectations = new Expectations();
   private readonly policyFileSpec: FleetPolicySpec | undefined;
+  readonly poolScope: PoolScope;
   readonly informers: {
     nodes: Informer<V1Node>;
     managedPods: Informer<V1Pod>;
@@ -144,6 +151,7 @@ export class Manager {
     );
 
     const ns = this.opts.namespace;
+    this.poolScope = new PoolScope(this.opts.poolNamespaces ?? [ns ?? this.opts.leaderElectionNamespace]);
     const common = { logger: this.log, clock: this.clock };
     const nodeSelector = [PRODUCT_LABEL, this.opts.nodeSelector].filter(Boolean).join(',');
     this.informers = {
@@ -174,7 +182,7 @@ export class Manager {
       managedPods: inf.managedPods,
       foreignPods: inf.foreignPods,
       jobs: inf.jobs,
-      pools: inf.pools,
+      pools: this.poolScope.filter(inf.pools),
       policy: () => effectivePolicy(this.policyFileSpec, inf.policies?.get(undefined, FLEET_POLICY_NAME)),
     };
     this.wire();
@@ -210,7 +218,7 @@ export class Manager {
       );
     }
     await waitForCacheSync(this.allInformers(), this.opts.cacheSyncTimeoutMs);
-    this.log?.info({ identity: this.identity }, 'caches synced');
+    this.log?.info({ identity: this.identity, poolNamespaces: this.poolScope.namespaces }, 'caches synced');
     if (!this.opts.leaderElect) {
       this.lead();
       return;
@@ -472,6 +480,16 @@ export class Manager {
   private lead(): void {
     if (this.queues) return;
     const r = this.reconcilers();
+    // Pools outside the pool namespaces are only told that they are ignored.
+    r.pool = scopedPoolReconciler(r.pool, {
+      scope: this.poolScope,
+      getPool: (ns, name) => this.informers.pools.get(ns, name),
+      listPods: (ns) => this.informers.managedPods.list(ns),
+      client: this.client,
+      events: this.events,
+      clock: this.clock,
+      logger: this.log?.child({ controller: 'pool' }),
+    });
     const hooks = queueHooks(this.metrics);
     const make = (name: keyof Queues, concurrency: number): WorkQueue =>
       new WorkQueue(r[name], { name, concurrency, clock: this.clock, hooks, logger: this.log });

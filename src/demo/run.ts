@@ -264,6 +264,9 @@ function startOperator(cluster: LocalCluster, dir: string): ChildProcess {
       'off',
       '--node-selector',
       `${m.FARM_LABEL}=${m.FARM}`,
+      // The demo's pool lives in its own namespace (next to the jobs): the farm's namespace, for the operator.
+      '--pool-namespace',
+      m.DEMO_NAMESPACE,
       // A miner's 10 s of grace would be 10 market hours at the demo's pace; the ledger already charges
       // every switch its switching seconds, so miners stop at once here.
       '--miner-grace-period',

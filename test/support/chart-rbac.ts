@@ -17,6 +17,11 @@ export interface ChartRbacOptions {
   workloadNamespaces?: string[];
   /** Also create the chart's two PriorityClasses if missing (shared by all tests, never deleted). Default false. */
   priorityClasses?: boolean;
+  /**
+   * Also apply the chart's ValidatingAdmissionPolicy reserving the PriorityClasses to this ServiceAccount
+   * (deleted by cleanup). It binds cluster-wide: name PriorityClasses of the test's own in helmArgs.
+   */
+  admissionPolicy?: boolean;
   /** Helm release name; default `rigshift-<random>` so cluster-scoped names never collide between tests. */
   release?: string;
   /** Lifetime of the token (default 2 h; the API server may shorten it). */
@@ -71,11 +76,23 @@ export async function installChartRbac(c: TestCluster, opts: ChartRbacOptions): 
   if (opts.priorityClasses) {
     // Created if missing, never changed: a PriorityClass's value is immutable, and other tests (or the demo)
     // may have created the same names already.
-    const classes = await renderChart(c, release, namespace, show('priorityclasses'));
+    const classes = await renderChart(c, release, namespace, [
+      ...(opts.helmArgs ?? []),
+      ...show('priorityclasses'),
+    ]);
     const r = await c.kubectl(['create', '-f', '-'], { input: classes, allowFail: true });
     const errors = r.stderr.split('\n').filter((l) => l.trim() && !/AlreadyExists|already exists/.test(l));
     if (r.code !== 0 && errors.length > 0)
       throw new Error(`creating the PriorityClasses failed:\n${r.stderr}`);
+  }
+
+  const policy = opts.admissionPolicy
+    ? await renderChart(c, release, namespace, [...(opts.helmArgs ?? []), ...show('priorityclass-policy')])
+    : '';
+  if (policy) {
+    await c.kubectl(['apply', '--server-side', '--field-manager=rigshift-chart-rbac', '-f', '-'], {
+      input: policy,
+    });
   }
 
   // The chart names the ServiceAccount after the release (fullname): read it back from what was rendered.
@@ -133,9 +150,11 @@ export async function installChartRbac(c: TestCluster, opts: ChartRbacOptions): 
     kc,
     kubeconfigPath,
     token,
-    manifests,
+    manifests: manifests + (policy ? `---\n${policy}` : ''),
     async cleanup() {
-      await c.kubectl(['delete', '--ignore-not-found', '--wait=false', '-f', '-'], { input: manifests });
+      await c.kubectl(['delete', '--ignore-not-found', '--wait=false', '-f', '-'], {
+        input: manifests + (policy ? `---\n${policy}` : ''),
+      });
     },
   };
 }

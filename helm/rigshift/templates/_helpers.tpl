@@ -58,10 +58,16 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- end }}
 
-{{/* Namespaces where the operator writes pods: the release namespace first, then rbac.workloadNamespaces. */}}
+{{/* Namespaces whose MiningPools the operator honours: operator.poolNamespaces, else the release namespace. */}}
+{{- define "rigshift.poolNamespaces" -}}
+{{- toJson (default (list .Release.Namespace) .Values.operator.poolNamespaces) }}
+{{- end }}
+
+{{/* Namespaces where the operator writes pods: the release namespace first, then the pool namespaces (miners run
+there) and rbac.workloadNamespaces. */}}
 {{- define "rigshift.workloadNamespaces" -}}
 {{- $all := list .Release.Namespace }}
-{{- range .Values.rbac.workloadNamespaces }}
+{{- range concat (include "rigshift.poolNamespaces" . | fromJsonArray) .Values.rbac.workloadNamespaces }}
 {{- if not (has . $all) }}
 {{- $all = append $all . }}
 {{- end }}
@@ -88,6 +94,11 @@ app.kubernetes.io/component: operator
 {{- range .Values.rbac.workloadNamespaces }}
 {{- if has . (list "kube-system" "kube-public" "kube-node-lease") }}
 {{- fail (printf "rbac.workloadNamespaces must not contain %s: the operator has no business creating or deleting pods there" .) }}
+{{- end }}
+{{- end }}
+{{- range .Values.operator.poolNamespaces }}
+{{- if has . (list "kube-system" "kube-public" "kube-node-lease") }}
+{{- fail (printf "operator.poolNamespaces must not contain %s: miners run in their pool's namespace" .) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.rbac.allNamespaces (gt (len .Values.rbac.workloadNamespaces) 0) }}

@@ -82,6 +82,7 @@ describe('helm lint and template', () => {
         'ClusterRole', // aggregate-to-view
         'ClusterRole', // price-secrets (get, bound per namespace)
         'ClusterRole', // metrics-reader (bound to metrics.readers, none by default)
+        'ClusterRole', // farm-admin (MiningPool and FleetPolicy writes, bound by no one)
         'ClusterRoleBinding',
         'Deployment',
         'FleetPolicy',
@@ -95,6 +96,8 @@ describe('helm lint and template', () => {
         'RoleBinding', // price-secrets in the release namespace
         'Service',
         'ServiceAccount',
+        'ValidatingAdmissionPolicy', // the PriorityClasses are the operator's
+        'ValidatingAdmissionPolicyBinding',
       ].sort(),
     );
 
@@ -103,7 +106,13 @@ describe('helm lint and template', () => {
     const pod = (deploy.spec.template as Json).spec as Json;
     const container = (pod.containers as Json[])[0] as Json;
     expect(container.args).toEqual(
-      expect.arrayContaining(['run', '--leader-elect', '--metrics-address=:8080', '--identity=$(POD_NAME)']),
+      expect.arrayContaining([
+        'run',
+        '--leader-elect',
+        '--metrics-address=:8080',
+        '--identity=$(POD_NAME)',
+        '--pool-namespace=rigshift-system',
+      ]),
     );
     // /metrics behind Kubernetes auth by default; renters' bids not exported unless turned on.
     expect(container.args).toContain('--metrics-auth=kubernetes');
@@ -165,6 +174,55 @@ describe('helm lint and template', () => {
       'RoleBinding/rigshift-system',
     ]);
     expect(objs.filter((o) => o.kind === 'ClusterRoleBinding')).toHaveLength(1);
+
+    // Renters (edit, admin) write TrainingJobs only: no aggregated role writes MiningPools or FleetPolicies.
+    const aggregated = objs.filter((o) =>
+      Object.keys(o.metadata.labels ?? {}).some((l) =>
+        l.startsWith('rbac.authorization.k8s.io/aggregate-to-'),
+      ),
+    );
+    expect(aggregated.map((o) => o.metadata.name).sort()).toEqual(['rigshift-edit', 'rigshift-view']);
+    for (const r of aggregated.flatMap((o) => (o as Obj & { rules: Rule[] }).rules)) {
+      const writes = r.verbs.filter((v) => !['get', 'list', 'watch'].includes(v));
+      if (writes.length > 0) expect(r.resources).toEqual(['trainingjobs']);
+    }
+  });
+
+  it('honours MiningPools in the pool namespaces and lets the operator start miners there', async () => {
+    const objs = parseAll(
+      await renderChart(c, 'rigshift', 'ops', [
+        '--set',
+        'operator.poolNamespaces={farm-a,farm-b},rbac.workloadNamespaces={team-a}',
+      ]),
+    );
+    const deploy = find(objs, 'Deployment') as Obj & { spec: Json };
+    const container = (((deploy.spec.template as Json).spec as Json).containers as Json[])[0] as Json;
+    expect(container.args).toContain('--pool-namespace=farm-a,farm-b');
+    const podWriters = objs
+      .filter((o) => o.kind === 'RoleBinding' && o.metadata.name.endsWith('-workloads'))
+      .map((o) => o.metadata.namespace);
+    expect(podWriters).toEqual(['ops', 'farm-a', 'farm-b', 'team-a']);
+  });
+
+  it('refuses renter pods at the rigshift priorities unless the operator creates them', async () => {
+    const objs = parseAll(
+      await renderChart(c, 'rig', 'ops', ['--set', 'priorityClasses.training.name=gpu-rent']),
+    );
+    const policy = find(objs, 'ValidatingAdmissionPolicy') as Obj & { spec: Json };
+    const spec = policy.spec as {
+      matchConditions: { expression: string }[];
+      validations: { expression: string }[];
+    };
+    expect(spec.matchConditions[0]?.expression).toContain('["rigshift-mining","gpu-rent"]');
+    expect(spec.validations[0]?.expression).toBe(
+      "request.userInfo.username == 'system:serviceaccount:ops:rig-rigshift'",
+    );
+    const binding = find(objs, 'ValidatingAdmissionPolicyBinding') as Obj & { spec: Json };
+    expect(binding.spec).toEqual({ policyName: policy.metadata.name, validationActions: ['Deny'] });
+    const off = parseAll(
+      await renderChart(c, 'rig', 'ops', ['--set', 'priorityClasses.admissionPolicy=false']),
+    );
+    expect(off.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'))).toEqual([]);
   });
 
   it('renders the optional ServiceMonitor and NetworkPolicy against the metrics Service and port', async () => {
@@ -284,6 +342,11 @@ describe('values.schema.json and the chart checks reject bad values with a messa
       'mining priority above training',
       ['--set', 'priorityClasses.mining.value=200000'],
       /priorityClasses.mining.value \(200000\) must be lower than priorityClasses.training.value/,
+    ],
+    [
+      'kube-system as a pool namespace',
+      ['--set', 'operator.poolNamespaces={kube-system}'],
+      /operator.poolNamespaces must not contain kube-system/,
     ],
     [
       'kube-system as a workload namespace',

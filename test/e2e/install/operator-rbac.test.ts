@@ -1,7 +1,8 @@
 // The operator, run as the chart's ServiceAccount (its token, its RBAC, nothing else), through a whole switch:
 // it takes its Lease, prices a MiningPool, labels a node and starts a miner, drains the miner for a
 // TrainingJob through the Eviction API, starts the training pod, cleans up when the job is deleted and
-// releases its Lease. Every API call it needs for that is allowed, and none is refused.
+// releases its Lease. Every API call it needs for that is allowed, and none is refused. The chart's
+// ValidatingAdmissionPolicy is in force (PriorityClasses of this test's own): it admits the operator's pods.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ let node: string;
 let operator: ChildProcess | undefined;
 let logs = '';
 const suffix = uniqueSuffix();
+let classes: { mining: string; training: string } | undefined;
 
 const pool = `
 apiVersion: rigshift.io/v1alpha1
@@ -72,7 +74,24 @@ beforeAll(async () => {
   ]);
   await c.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', crds]);
   ns = await c.createNamespace('install-run');
-  rbac = await installChartRbac(c, { namespace: ns, priorityClasses: true });
+  const release = `rigshift-${suffix}`;
+  classes = { mining: `${release}-mining`, training: `${release}-training` };
+  rbac = await installChartRbac(c, {
+    namespace: ns,
+    release,
+    priorityClasses: true,
+    admissionPolicy: true,
+    helmArgs: [
+      '--set',
+      `priorityClasses.mining.name=${classes.mining},priorityClasses.training.name=${classes.training}`,
+    ],
+  });
+  // In force before the operator starts: anyone else (here the test's admin) is refused the classes.
+  const probe = `apiVersion: v1\nkind: Pod\nmetadata: {name: probe, namespace: ${ns}}\nspec: {priorityClassName: ${classes.training}, containers: [{name: c, image: x}]}\n`;
+  await waitFor('the admission policy to refuse others the training PriorityClass', async () => {
+    const r = await c.kubectl(['create', '--dry-run=server', '-f', '-'], { input: probe, allowFail: true });
+    return /is reserved for the pods of the rigshift operator/.test(r.stderr);
+  });
   [node] = (await c.addGpuNodes({
     count: 1,
     product: PRODUCT,
@@ -88,6 +107,8 @@ afterAll(async () => {
   if (operator && operator.exitCode === null) operator.kill('SIGKILL');
   if (node) await c.kubectl(['delete', 'node', node, '--ignore-not-found', '--wait=false']);
   await rbac?.cleanup();
+  if (classes)
+    await c.kubectl(['delete', 'priorityclass', classes.mining, classes.training, '--ignore-not-found']);
 });
 
 /** On failure, the operator's warnings and errors say which request was refused. */
@@ -105,7 +126,10 @@ const condition = (obj: { status?: { conditions?: { type: string; status: string
 it('switches a node to training and back with nothing but the chart’s RBAC', async () => {
   // Only this test's namespace and node, and a policy file instead of the shared FleetPolicy "default".
   const policy = join(rbac.kubeconfigPath, '..', 'policy.yaml');
-  writeFileSync(policy, 'minDwellSeconds: 0\nswitchingSeconds: 0\n');
+  writeFileSync(
+    policy,
+    `minDwellSeconds: 0\nswitchingSeconds: 0\npriorityClasses:\n  mining: ${classes!.mining}\n  training: ${classes!.training}\n`,
+  );
   operator = spawn(
     process.execPath,
     [

@@ -220,7 +220,7 @@ describe('roles aggregated into edit and view', () => {
     if (manifests) await c.kubectl(['delete', '--ignore-not-found', '-f', '-'], { input: manifests });
   });
 
-  it('lets namespace editors manage TrainingJobs and MiningPools there', async () => {
+  it('lets namespace editors manage TrainingJobs there, and never MiningPools', async () => {
     // The clusterrole-aggregation controller copies the rules into edit shortly after.
     await waitFor(
       'edit to include TrainingJobs',
@@ -230,7 +230,10 @@ describe('roles aggregated into edit and view', () => {
     for (const verb of ['get', 'list', 'watch', 'update', 'patch', 'delete']) {
       expect(await canI(alice, verb, 'trainingjobs.rigshift.io', workload)).toBe('yes');
     }
-    expect(await canI(alice, 'create', 'miningpools.rigshift.io', workload)).toBe('yes');
+    expect(await canI(alice, 'get', 'miningpools.rigshift.io', workload)).toBe('yes');
+    for (const verb of ['create', 'update', 'patch', 'delete']) {
+      expect(await canI(alice, verb, 'miningpools.rigshift.io', workload)).toBe('no');
+    }
     expect(await canI(alice, 'create', 'trainingjobs.rigshift.io', other)).toBe('no');
     expect(await canI(alice, 'update', 'trainingjobs.rigshift.io/status', workload)).toBe('no');
     expect(await canI(alice, 'update', 'fleetpolicies.rigshift.io', undefined)).toBe('no');

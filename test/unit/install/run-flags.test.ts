@@ -29,6 +29,7 @@ it('passes the flags of the operator design to rigshift run', () => {
       '--price-allowed-hosts',
       '--price-allow-http-hosts',
       '--price-allow-private-hosts',
+      '--pool-namespace',
     ].sort(),
   );
 });
