@@ -230,6 +230,12 @@ export function buildTrainingPod(
     },
     spec: {
       restartPolicy: 'Never',
+      // The job's ServiceAccount, or none mounted: never the operator's credentials.
+      ...(spec.serviceAccountName
+        ? { serviceAccountName: spec.serviceAccountName }
+        : { automountServiceAccountToken: false }),
+      // What Pod Security restricted asks that does not depend on the image; the job says who it runs as.
+      securityContext: { ...spec.securityContext, seccompProfile: { type: 'RuntimeDefault' } },
       priorityClassName: policy.priorityClasses.training,
       affinity: pinTo(node),
       tolerations: [reservedToleration(policy)],
@@ -244,6 +250,7 @@ export function buildTrainingPod(
           env,
           volumeMounts: spec.volumeMounts.map((m) => ({ ...m })),
           resources: { limits: { [GPU_RESOURCE]: gpus }, requests: { [GPU_RESOURCE]: gpus } },
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
         },
       ],
     },

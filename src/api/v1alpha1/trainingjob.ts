@@ -10,6 +10,7 @@ import {
   listMap,
   listSet,
   objectMetaSchema,
+  objectName,
   observedGeneration,
   qualifiedName,
   timestamp,
@@ -223,6 +224,45 @@ export const trainingJobSpecSchema = withCel(
         .describe(
           'true stops the job’s pods (with the checkpoint grace period) and frees its GPUs; false lets it be ' +
             'queued and placed again. Default false.',
+        ),
+      serviceAccountName: objectName(
+        'ServiceAccount of the training pods, in the job’s namespace; its token is mounted as that ' +
+          'ServiceAccount says. Absent: the namespace’s default ServiceAccount with no token mounted. Training ' +
+          'pods never get the operator’s credentials. Applies to pods created afterwards.',
+      ).optional(),
+      securityContext: z
+        .object({
+          runAsUser: z
+            .int()
+            .min(0)
+            .max(2147483647)
+            .optional()
+            .describe('User ID the training container runs as; the image’s USER when absent.'),
+          runAsGroup: z
+            .int()
+            .min(0)
+            .max(2147483647)
+            .optional()
+            .describe('Primary group ID of the training container; the image’s when absent.'),
+          runAsNonRoot: z
+            .boolean()
+            .optional()
+            .describe(
+              'true: the kubelet refuses to start the container as root. Required in namespaces at Pod ' +
+                'Security level restricted.',
+            ),
+          fsGroup: z
+            .int()
+            .min(0)
+            .max(2147483647)
+            .optional()
+            .describe('Group that owns the pod’s volumes (e.g. a PersistentVolumeClaim of checkpoints).'),
+        })
+        .optional()
+        .describe(
+          'Who the training pods run as. The operator always adds what it can without knowing the image: no ' +
+            'privilege escalation, no capabilities, the runtime’s default seccomp profile. With runAsNonRoot ' +
+            '(or a non-zero runAsUser) the pods meet Pod Security restricted. Applies to pods created afterwards.',
         ),
       podLabels: z
         .record(qualifiedName('A label key.'), labelValue('The label value.'))

@@ -196,6 +196,31 @@ describe('pods', () => {
     ]);
     expect(p.spec?.containers[0]?.resources?.limits).toEqual({ 'nvidia.com/gpu': '8' });
   });
+
+  it('a training replica never carries the operator’s credentials and meets Pod Security restricted', () => {
+    const plain = buildTrainingPod(job('llm'), 0, 0, 'gpu-7', policy());
+    expect(plain.spec?.serviceAccountName).toBeUndefined();
+    expect(plain.spec?.automountServiceAccountToken).toBe(false);
+    expect(plain.spec?.securityContext).toEqual({ seccompProfile: { type: 'RuntimeDefault' } });
+    expect(plain.spec?.containers[0]?.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    const own = buildTrainingPod(
+      job('llm', { serviceAccountName: 'trainer', securityContext: { runAsNonRoot: true, runAsUser: 1000 } }),
+      0,
+      0,
+      'gpu-7',
+      policy(),
+    );
+    expect(own.spec?.serviceAccountName).toBe('trainer');
+    expect(own.spec?.automountServiceAccountToken).toBeUndefined();
+    expect(own.spec?.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+  });
 });
 
 describe('Expectations', () => {
