@@ -72,8 +72,10 @@ it('runs a TrainingJob in a restricted namespace, without the operator’s crede
     async () => (await w.pods('rigshift.io/trainingjob=contained')).find(isRunning),
     60_000,
   );
-  const job = await w.get<Job>('TrainingJob', 'contained');
-  expect(conditionOf(job, 'Running')?.status).toBe('True');
+  await waitFor('the job to report Running', async () => {
+    const job = await w.get<Job>('TrainingJob', 'contained');
+    return conditionOf(job, 'Running')?.status === 'True';
+  });
   const spec = pod.spec as NonNullable<V1Pod['spec']>;
   expect(spec.serviceAccountName ?? 'default').toBe('default');
   expect(spec.automountServiceAccountToken).toBe(false);
