@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Manager } from '../../../src/controller/manager.js';
 import { Kinds, resourcePath } from '../../../src/kube/resources.js';
-import { json, PriceServer } from '../../unit/sources/price-server.js';
+import { json, LOCAL_EGRESS, PriceServer } from '../../unit/sources/price-server.js';
 import {
   P3090,
   createWorld,
@@ -47,7 +47,7 @@ beforeAll(async () => {
       },
     }),
   );
-  op = await startOperator(w, { identity: 'outage-a' });
+  op = await startOperator(w, { priceEgress: LOCAL_EGRESS, identity: 'outage-a' });
   await waitAllMining(w);
   await waitFor('YieldKnown True', async () => yieldKnown(await status())?.status === 'True');
 }, 180_000);
@@ -79,7 +79,7 @@ describe('a price outage', () => {
       body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 },
     });
 
-    op = await startOperator(w, { identity: 'outage-b' });
+    op = await startOperator(w, { priceEgress: LOCAL_EGRESS, identity: 'outage-b' });
     const refused = await waitFor('PriceRefused from the restarted operator', async () =>
       (await w.events('etc')).find((e) => e.reason === 'PriceRefused' && e.reportingInstance === 'outage-b'),
     );
@@ -95,7 +95,7 @@ describe('a price outage', () => {
     await op?.stop();
     op = undefined;
     server.behaviour = json({ price: 5 });
-    op = await startOperator(w, { identity: 'outage-c' });
+    op = await startOperator(w, { priceEgress: LOCAL_EGRESS, identity: 'outage-c' });
     const outlier = await waitFor('an Outlier refusal from the restarted operator', async () =>
       (await w.events('etc')).find((e) => e.reason === 'PriceRefused' && e.reportingInstance === 'outage-c'),
     );
