@@ -172,7 +172,7 @@ export function registerRun(program: Command): void {
       opt(
         '--pool-namespace <ns>',
         'honour MiningPools only in this namespace (repeat or comma-separate for several; default: --namespace, ' +
-          'else the operator’s own, $POD_NAMESPACE); pools elsewhere are ignored and say why',
+          'else the Lease’s, --leader-election-namespace); pools elsewhere are ignored and say why',
         'RIGSHIFT_POOL_NAMESPACES',
       ).argParser((value: string, previous: string[] | undefined) => [
         ...(previous ?? []),
