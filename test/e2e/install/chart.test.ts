@@ -140,6 +140,8 @@ describe('helm lint and template', () => {
 
     const pdb = find(objs, 'PodDisruptionBudget') as Obj & { spec: Json };
     expect(pdb.spec.selector).toEqual((deploy.spec as Json).selector);
+    // An operator that is not Ready (no valid FleetPolicy) must not block node drains.
+    expect(pdb.spec.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
 
     const mining = find(objs, 'PriorityClass', 'rigshift-mining') as Obj & Json;
     const training = find(objs, 'PriorityClass', 'rigshift-training') as Obj & Json;
