@@ -18,6 +18,7 @@ import type { DrainStart, JobSnapshot, JobWait, Placement, Preemption, WaitCode 
 /** Jobs: keep what runs, let mining or idle take back underpaid interruptible GPUs, place pending gangs. */
 
 export interface JobsContext {
+  nowMs: number;
   rules: Rules;
   nodes: WorkNode[];
   byName: Map<string, WorkNode>;
@@ -91,6 +92,7 @@ export function planJobs(ctx: JobsContext, jobs: readonly JobSnapshot[]): JobsOu
     kept.push(job);
   }
 
+  drainInWaves(ctx, kept);
   const preempted = new Set<string>();
   reclaim(ctx, kept, preempted, out);
 
@@ -117,6 +119,32 @@ export function planJobs(ctx: JobsContext, jobs: readonly JobSnapshot[]): JobsOu
   out.placements.sort((a, b) => cmp(a.job, b.job));
   out.preemptions.sort((a, b) => cmp(a.job, b.job));
   return out;
+}
+
+/**
+ * Admitted gangs whose mining nodes still wait for a drain: they get the free drain slots first (highest bid
+ * first), so a gang larger than maxConcurrentDrains is drained in waves; its drained nodes hold for it
+ * (tainted, idle) until the last one trains, under the job's start deadline.
+ */
+function drainInWaves(ctx: JobsContext, kept: JobSnapshot[]): void {
+  const waiting = kept.filter((j) => j.state === 'admitted').sort(byBidThenKey);
+  for (const job of waiting) {
+    for (const s of job.assigned) {
+      const node = ctx.byName.get(s.node) as WorkNode;
+      if (node.snap.mode !== 'mining' || node.held !== null || node.drainNow) continue;
+      if (ctx.drainQuota.left <= 0) {
+        node.awaitingDrain = true;
+        continue;
+      }
+      ctx.drainQuota.left--;
+      node.drainNow = true;
+      ctx.drains.push({
+        node: node.snap.name,
+        to: 'training',
+        reason: `next wave of ${job.key}'s gang: draining for its ${plural(s.gpus, 'GPU')}`,
+      });
+    }
+  }
 }
 
 /** Interruptible jobs past their minimum runtime whose bid, net of power, no longer beats mining or idle. */
@@ -218,6 +246,11 @@ class Placer {
     }
     if (!(R >= 1 && g >= 1))
       return this.wait(job, 'TooLarge', `${note}needs at least one replica of one GPU`, true);
+    if (job.notBeforeMs !== undefined && job.notBeforeMs > this.ctx.nowMs) {
+      const at = new Date(job.notBeforeMs).toISOString().replace(/\.\d+Z$/, 'Z');
+      const why = job.notBeforeReason ? `${job.notBeforeReason}; ` : '';
+      return this.wait(job, 'StartBackoff', `${note}${why}not placed again before ${at}`, false);
+    }
 
     let everSlots = 0;
     let matching = 0;
@@ -262,7 +295,7 @@ class Placer {
     // frees GPUs.
     const failed = this.failures.get(shape);
     if (failed !== undefined && R >= failed) {
-      const why = this.explain(job, groups, tiers, false, held, heldUnknown);
+      const why = this.explain(job, groups, tiers, held, heldUnknown);
       return this.wait(job, why.code, `${note}${what}: ${why.text}`, false);
     }
     const attempt = this.pick(tiers, R, g);
@@ -272,9 +305,8 @@ class Placer {
         this.failures.clear();
         return viaPreemption;
       }
-      // Not when a drain slot was missing: a later drain can leave a node with free GPUs needing none.
-      if (!attempt.drainBlocked) this.failures.set(shape, Math.min(R, failed ?? R));
-      const why = this.explain(job, groups, tiers, attempt.drainBlocked, held, heldUnknown);
+      this.failures.set(shape, Math.min(R, failed ?? R));
+      const why = this.explain(job, groups, tiers, held, heldUnknown);
       return this.wait(job, why.code, `${note}${what}: ${why.text}`, false);
     }
     return this.commit(job, attempt.picks, [], note);
@@ -300,36 +332,26 @@ class Placer {
   }
 
   /** Gang placement over the tiers in order; takes nodes out of the index (undo with rollback). */
-  private pick(
-    tiers: Tier[],
-    R: number,
-    g: number,
-  ): { picks: Pick[]; remaining: number; drainBlocked: boolean } {
+  private pick(tiers: Tier[], R: number, g: number): { picks: Pick[]; remaining: number } {
     const picks: Pick[] = [];
     let remaining = R;
-    let drainsUsed = 0;
-    let drainBlocked = false;
     for (const tier of tiers) {
       while (remaining > 0) {
         const found = bestNode(tier, remaining, g);
         if (!found) break;
         const bucket = bucketOf(found.group, tier.cls, found.free);
         const node = this.ctx.nodes[bucket[bucket.length - 1] as number] as WorkNode;
+        // Drains beyond the free slots are not refused: they wait for a slot, in waves (drainInWaves).
         const drain = needsDrain(tier.cls) && !node.drainNow;
-        if (drain && drainsUsed >= this.ctx.drainQuota.left) {
-          drainBlocked = true;
-          break;
-        }
         this.index.take(node);
         const k = Math.min(Math.floor(found.free / g), remaining);
         picks.push({ node, gpus: k * g, cls: tier.cls, drain });
         remaining -= k;
-        if (drain) drainsUsed++;
       }
       if (remaining === 0) break;
     }
     if (remaining > 0) this.rollback(picks);
-    return { picks, remaining, drainBlocked };
+    return { picks, remaining };
   }
 
   private rollback(picks: Pick[]): void {
@@ -353,10 +375,14 @@ class Placer {
       worstFrom = Math.max(worstFrom, from);
     }
     const drained: string[] = [];
+    const later: string[] = [];
     for (const p of picks) {
       addShare(p.node, job.key, p.gpus);
       p.node.touched = true;
-      if (p.drain) {
+      if (p.drain && this.ctx.drainQuota.left <= 0) {
+        p.node.awaitingDrain = true;
+        later.push(p.node.snap.name);
+      } else if (p.drain) {
         p.node.drainNow = true;
         this.ctx.drainQuota.left--;
         drained.push(p.node.snap.name);
@@ -377,6 +403,12 @@ class Placer {
     if (rules.hysteresis > 0)
       reason += ` by more than the ${usd(rules.hysteresis * 100).replace(/\.?0+$/, '')}% hysteresis`;
     if (drained.length > 0) reason += `; draining ${list(drained)}`;
+    if (later.length > 0) {
+      reason += `; ${list(later)} ${later.length === 1 ? 'waits' : 'wait'} for a drain slot (${plural(
+        this.ctx.drainQuota.limit,
+        'drain',
+      )} at once)`;
+    }
     if (victims.length > 0) reason += `; preempting ${list(victims.map((v) => v.key))}`;
     return { job: job.key, nodes, isNew: true, reason };
   }
@@ -484,7 +516,6 @@ class Placer {
     job: JobSnapshot,
     groups: Group[],
     tiers: Tier[],
-    drainBlocked: boolean,
     held: number,
     heldUnknown: number,
   ): { code: WaitCode; text: string } {
@@ -503,12 +534,6 @@ class Placer {
         bestYield = Math.max(bestYield, gr.econ.mining);
       }
       bestNet = Math.max(bestNet, rentalNet(gr.econ, job.bidUsdPerGpuHour));
-    }
-    if (drainBlocked) {
-      return {
-        code: 'DrainLimit',
-        text: `waiting for a drain slot (${this.ctx.drainQuota.limit} at once, all in use)`,
-      };
     }
     if (allSlots >= job.replicas && usableSlots < job.replicas) {
       const hyst =

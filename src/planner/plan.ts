@@ -40,7 +40,10 @@ export function plan(snapshot: Snapshot): Plan {
   if (snapshot.jobs.length > 0) {
     const byName = new Map<string, WorkNode>();
     for (const n of nodes) byName.set(n.snap.name, n);
-    jobs = planJobs({ rules, nodes, byName, drainQuota: quota, drains }, snapshot.jobs);
+    jobs = planJobs(
+      { nowMs: snapshot.nowMs, rules, nodes, byName, drainQuota: quota, drains },
+      snapshot.jobs,
+    );
   }
 
   const plans: NodePlan[] = new Array(nodes.length);
@@ -168,6 +171,12 @@ function decideNode(rules: Rules, n: WorkNode, nowMs: number, at: number, wishes
     return nodePlan(s.name, s.mode, jobs, mining, rest - mining, market, false, n.held ?? 'holding');
   }
 
+  if (jobs.length > 0 && n.awaitingDrain) {
+    // Reserved for a gang whose drain waits for a slot: it mines on, as it is, until its wave comes.
+    const what = jobs.map((j) => `${j.job} (${plural(j.gpus, 'GPU')})`);
+    const reason = `mining until a drain slot frees (maxConcurrentDrains), then training: reserved for ${list(what)}`;
+    return nodePlan(s.name, 'mining', jobs, n.usable, 0, false, false, reason);
+  }
   if (jobs.length > 0) return trainingNode(rules, n, econ, jobs, rest, at, wishes);
 
   const m = econ.mining;

@@ -42,6 +42,8 @@ export interface WorkNode {
   yieldUnknown: boolean;
   /** A drain starts on it in this plan. */
   drainNow: boolean;
+  /** An admitted gang holds GPUs on this mining node, whose drain waits for a slot: it mines until then. */
+  awaitingDrain: boolean;
   /** Jobs were added to or removed from it in this plan. */
   touched: boolean;
   /** Placement class and bucket it currently sits in (-1 when in none). */
@@ -171,6 +173,7 @@ export function buildWorkNodes(
         held,
         yieldUnknown,
         drainNow: false,
+        awaitingDrain: false,
         touched: false,
         cls: -1,
         bucketFree: -1,
@@ -187,6 +190,7 @@ export function buildWorkNodes(
       w.held = held;
       w.yieldUnknown = yieldUnknown;
       w.drainNow = false;
+      w.awaitingDrain = false;
       w.touched = false;
       w.cls = -1;
       w.bucketFree = -1;

@@ -73,6 +73,10 @@ export interface JobSnapshot {
   assigned: readonly JobShare[];
   runtimeSeconds: number;
   minRuntimeSeconds: number;
+  /** A pending job is not placed before this time (backoff after its gang failed to start). */
+  notBeforeMs?: number;
+  /** Why it waits until notBeforeMs, shown in its waiting reason. */
+  notBeforeReason?: string;
 }
 
 export interface PlannerPolicy {
@@ -138,7 +142,8 @@ export type WaitCode =
   | 'DrainLimit'
   | 'Dwell'
   | 'YieldUnknown'
-  | 'NodeLost';
+  | 'NodeLost'
+  | 'StartBackoff';
 
 export interface JobWait {
   job: string;

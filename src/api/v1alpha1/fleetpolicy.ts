@@ -83,6 +83,26 @@ export const fleetPolicySpecSchema = z
         message: drainsMessage,
       },
     ),
+    startTimeoutSeconds: z
+      .int()
+      .min(10)
+      .max(86400)
+      .default(600)
+      .describe(
+        'How long an admitted gang may take to start (drains in waves within maxConcurrentDrains, pod ' +
+          'creation, scheduling, image pull), in seconds. Past it the whole gang is rolled back (pods deleted, ' +
+          'nodes released to their best mode) and the job is queued again after an exponential backoff ' +
+          '(startBackoffSeconds, doubling per failure, at most an hour). A TrainingJob may set its own. Default 600.',
+      ),
+    startBackoffSeconds: z
+      .int()
+      .min(1)
+      .max(3600)
+      .default(30)
+      .describe(
+        'First wait before a job whose gang did not start is placed again, in seconds; it doubles with each ' +
+          'further start failure of the job, up to an hour. Default 30.',
+      ),
     drainTimeoutSeconds: z
       .int()
       .min(1)

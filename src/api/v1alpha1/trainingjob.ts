@@ -209,6 +209,17 @@ export const trainingJobSpecSchema = withCel(
           'The job is stopped and marked Failed after running this long in total, in seconds. Absent means ' +
             'no limit.',
         ),
+      startTimeoutSeconds: z
+        .int()
+        .min(10)
+        .max(86400)
+        .optional()
+        .describe(
+          'How long the gang may take to start once admitted (drains, pod creation, scheduling, image pull), ' +
+            'in seconds. Past it the whole gang is rolled back: its pods are deleted, its nodes released, and ' +
+            'the job waits to be placed again with exponential backoff. Absent means the FleetPolicy ' +
+            'spec.startTimeoutSeconds.',
+        ),
       checkpointGracePeriodSeconds: z
         .int()
         .min(0)
@@ -346,6 +357,14 @@ export const trainingJobStatusSchema = z
     ),
     readyReplicas: z.int().min(0).optional().describe('Replicas whose pod is running and ready.'),
     preemptions: z.int().min(0).optional().describe('How many times the job was preempted.'),
+    startFailures: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('How many times the gang did not start within its start timeout and was rolled back.'),
+    retryAfterTime: timestamp(
+      'After a start failure: the job is not placed again before this time (exponential backoff).',
+    ).optional(),
     startTime: timestamp('When the job first started running (all replicas placed).').optional(),
     endTime: timestamp('When the job ended (Succeeded or Failed).').optional(),
     gpuHours: statusDecimal('GPU-hours used so far: GPUs × hours run, summed over every run.').optional(),

@@ -275,15 +275,63 @@ describe('planner: preemption', () => {
 });
 
 describe('planner: limits and holds', () => {
-  it('never drains more nodes than allowed for jobs either', () => {
+  it('never drains more nodes than allowed for jobs either: the next job is admitted and its drain waits', () => {
     const p = run(
       [node('a'), node('b')],
       [job('ns/j1', { bidUsdPerGpuHour: 0.9 }), job('ns/j2', { bidUsdPerGpuHour: 0.8 })],
       { limit: 1 },
     );
     expect(placed(p, 'ns/j1')).toEqual({ a: 8 });
-    expect(wait(p, 'ns/j2')).toMatchObject({ code: 'DrainLimit' });
-    expect(p.drains).toHaveLength(1);
+    expect(placed(p, 'ns/j2')).toEqual({ b: 8 });
+    expect(p.drains.map((d) => d.node)).toEqual(['a']);
+    expect(modes(p)).toEqual({ a: 'training', b: 'mining' });
+    expect(p.nodes[1]?.reason).toMatch(/^mining until a drain slot frees .*reserved for ns\/j2/);
+  });
+
+  it('drains a gang larger than the drain limit in waves, holding the drained nodes for it', () => {
+    const gang = job('ns/gang', { replicas: 3, bidUsdPerGpuHour: 2 });
+    // Round 1: admitted on three mining nodes, one drain at once.
+    const p1 = run([node('a'), node('b'), node('c')], [gang], { limit: 1 });
+    expect(placed(p1, 'ns/gang')).toEqual({ a: 8, b: 8, c: 8 });
+    expect(p1.drains.map((d) => d.node)).toEqual(['a']);
+    expect(modes(p1)).toEqual({ a: 'training', b: 'mining', c: 'mining' });
+    expect(p1.placements[0]?.reason).toMatch(/draining a; b, c wait for a drain slot \(1 drain at once\)/);
+    const admitted = {
+      ...gang,
+      state: 'admitted' as const,
+      assigned: ['a', 'b', 'c'].map((n) => ({ node: n, gpus: 8 })),
+    };
+    // Round 2: a still drains: no slot, b and c mine on, reserved.
+    const p2 = run(
+      [node('a', { mode: 'draining', drainingTo: 'training' }), node('b'), node('c')],
+      [admitted],
+      { limit: 1 },
+    );
+    expect(p2.drains).toEqual([]);
+    expect(modes(p2)).toEqual({ a: 'training', b: 'mining', c: 'mining' });
+    expect(p2.nodes.find((n) => n.node === 'b')?.miningGpus).toBe(8);
+    // Round 3: a trains (held idle for the gang): the slot goes to b, the next wave.
+    const p3 = run([training('a'), node('b'), node('c')], [admitted], { limit: 1 });
+    expect(p3.drains.map((d) => d.node)).toEqual(['b']);
+    expect(p3.drains[0]?.reason).toMatch(/next wave of ns\/gang/);
+    expect(modes(p3)).toEqual({ a: 'training', b: 'training', c: 'mining' });
+    expect(p3.nodes.find((n) => n.node === 'a')?.miningGpus).toBe(0);
+    // The slot goes to the admitted gang before any new job or price-driven drain.
+    const other = job('ns/late', { bidUsdPerGpuHour: 9 });
+    const p4 = run([training('a'), node('b'), node('c'), node('d')], [admitted, other], { limit: 1 });
+    expect(p4.drains.map((d) => d.node)).toEqual(['b']);
+    expect(placed(p4, 'ns/late')).toEqual({ d: 8 });
+    expect(modes(p4)).toMatchObject({ d: 'mining' });
+  });
+
+  it('does not place a job again before its start backoff ends', () => {
+    const backoff = job('ns/j', { notBeforeMs: NOW + 60_000, notBeforeReason: 'start failed once' });
+    const p = run([idle('a')], [backoff]);
+    expect(wait(p, 'ns/j')).toMatchObject({ code: 'StartBackoff' });
+    expect(wait(p, 'ns/j')?.reason).toMatch(
+      /start failed once; not placed again before 2024-01-01T12:01:00Z/,
+    );
+    expect(placed(run([idle('a')], [{ ...backoff, notBeforeMs: NOW - 1 }]), 'ns/j')).toEqual({ a: 8 });
   });
 
   it('an idle node takes a job without a drain slot', () => {
