@@ -15,6 +15,8 @@ export interface AdmissionStatus {
   assignedNodes?: string[];
   waitingReason?: string;
   preemptions?: number;
+  startFailures?: number;
+  retryAfterTime?: string;
 }
 
 /** What the plan says about one job. */
@@ -50,6 +52,9 @@ export function admissionStatus(
   const out = (conditions: Condition[], extra: Omit<AdmissionStatus, 'conditions'> = {}): AdmissionStatus => {
     const s: AdmissionStatus = { conditions, ...extra };
     if (preemptions !== undefined && s.preemptions === undefined) s.preemptions = preemptions;
+    const st = job.status;
+    if (st?.startFailures !== undefined) s.startFailures = st.startFailures;
+    if (st?.retryAfterTime !== undefined) s.retryAfterTime = st.retryAfterTime;
     return s;
   };
 
@@ -130,7 +135,9 @@ export function admissionUpToDate(job: TrainingJob, desired: AdmissionStatus): b
   return (
     deepEqual(s.assignedNodes ?? undefined, desired.assignedNodes) &&
     (s.waitingReason ?? undefined) === desired.waitingReason &&
-    (s.preemptions ?? undefined) === desired.preemptions
+    (s.preemptions ?? undefined) === desired.preemptions &&
+    (s.startFailures ?? undefined) === desired.startFailures &&
+    (s.retryAfterTime ?? undefined) === desired.retryAfterTime
   );
 }
 

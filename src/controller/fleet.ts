@@ -1,5 +1,10 @@
 import type { KubernetesObject, V1Node } from '@kubernetes/client-node';
-import { API_VERSION, type FleetPolicy, type TrainingJob } from '../api/v1alpha1/index.js';
+import {
+  API_VERSION,
+  type FleetPolicy,
+  type FleetPolicySpec,
+  type TrainingJob,
+} from '../api/v1alpha1/index.js';
 import { plan, type NodePlan, type Plan } from '../planner/index.js';
 import { apply } from '../kube/apply.js';
 import { systemClock, type Clock } from '../kube/clock.js';
@@ -22,7 +27,7 @@ import type { Expectations } from './expectations.js';
 import { PLANNER_MANAGER, TARGET_MINING_GPUS, TARGET_MODE, TARGET_REASON } from './labels.js';
 import { nodeState } from './nodes.js';
 import { policyReporter, type PolicyReportDeps } from './policy-report.js';
-import { buildSnapshot, jobKey, type SnapshotResult } from './snapshot.js';
+import { buildSnapshot, jobKey, startDeadlineMs, type SnapshotResult } from './snapshot.js';
 
 /** Key of the one fleet-wide planning item in its queue. */
 export const FLEET_KEY = 'fleet';
@@ -92,8 +97,14 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       const desired = dryRun
         ? dryRunStatus(job, admissionStatus(job, phase, outcome, note))
         : admissionStatus(job, phase, outcome, note);
+      const failed = view.startFailed.get(key);
+      if (failed && !dryRun) {
+        desired.startFailures = failed.failures;
+        desired.retryAfterTime = rfc3339(new Date(failed.retryAfterMs));
+      }
       if (admissionUpToDate(job, desired)) continue;
-      jobWrites.push(writeJob(deps, job, desired, clock).catch(record));
+      const warning = failed && !dryRun ? { reason: 'StartTimeout', note: failed.reason } : undefined;
+      jobWrites.push(writeJob(deps, job, desired, clock, warning).catch(record));
     }
     await Promise.all(jobWrites);
     if (failures.length > 0) throw aggregate('TrainingJob status', failures);
@@ -128,7 +139,7 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       'fleet planned',
     );
     if (failures.length > 0) throw aggregate('FleetPolicy status', failures);
-    return { requeueAfterMs: nextPlanMs(view, now) };
+    return { requeueAfterMs: nextPlanMs(view, now, policy.spec) };
   };
 }
 
@@ -170,6 +181,7 @@ async function writeJob(
   job: TrainingJob,
   desired: AdmissionStatus,
   clock: Clock,
+  warning?: { reason: string; note: string },
 ): Promise<void> {
   const now = new Date(clock.now());
   const status = { ...desired, conditions: mergeConditions(job.status?.conditions, desired.conditions, now) };
@@ -189,7 +201,7 @@ async function writeJob(
     { fieldManager: PLANNER_MANAGER, force: true, subresource: 'status' },
   );
   deps.expectations.expect('TrainingJob', jobKey(job), written.metadata.resourceVersion, clock.now());
-  const event = admissionEvent(job, desired);
+  const event = warning ? { type: 'Warning' as const, ...warning } : admissionEvent(job, desired);
   if (event) {
     const ref = {
       apiVersion: API_VERSION,
@@ -366,7 +378,7 @@ function observe(deps: FleetDeps, view: SnapshotResult, now: number, lastAt: num
 }
 
 /** When to plan again without an event: the next end of a dwell or of a minimum runtime, at most REPLAN_MS. */
-function nextPlanMs(view: SnapshotResult, now: number): number {
+function nextPlanMs(view: SnapshotResult, now: number, spec: FleetPolicySpec): number {
   let next = REPLAN_MS;
   const dwellMs = view.snapshot.policy.minDwellSeconds * 1000;
   for (const n of view.snapshot.nodes) {
@@ -377,6 +389,15 @@ function nextPlanMs(view: SnapshotResult, now: number): number {
     if (j.state !== 'running' || j.tier !== 'Interruptible') continue;
     const left = (j.minRuntimeSeconds - j.runtimeSeconds) * 1000;
     if (left > 0) next = Math.min(next, left + 1000);
+  }
+  // Start deadlines and the ends of start backoffs are kept to the second, not to the next 30 s tick.
+  for (const j of view.snapshot.jobs) {
+    if (j.notBeforeMs !== undefined && j.notBeforeMs > now) next = Math.min(next, j.notBeforeMs - now + 50);
+  }
+  for (const { job, phase } of view.jobs.values()) {
+    if (phase !== 'admitted') continue;
+    const deadline = startDeadlineMs(job, spec);
+    if (deadline !== undefined && deadline > now) next = Math.min(next, deadline - now + 50);
   }
   return Math.max(100, next);
 }

@@ -3,9 +3,9 @@ import { API_VERSION, type TrainingJob } from '../api/v1alpha1/index.js';
 import { apply } from '../kube/apply.js';
 import { systemClock, type Clock } from '../kube/clock.js';
 import type { KubeClient } from '../kube/client.js';
-import type { EventRecorder } from '../kube/events.js';
+import { truncateUtf8, type EventRecorder } from '../kube/events.js';
 import { Kinds, resourcePath } from '../kube/resources.js';
-import { isAlreadyExists, isConflict, isNotFound } from '../kube/rest.js';
+import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../kube/rest.js';
 import { mergeConditions } from '../kube/status.js';
 import { splitKey, type ReconcileFn, type ReconcileResult } from '../kube/workqueue.js';
 import type { Logger } from '../log.js';
@@ -14,8 +14,15 @@ import { FIELD_MANAGER, FINALIZER, TRAINING_JOB_LABEL } from './labels.js';
 import { nodeState } from './nodes.js';
 import { policyInForce } from './policy.js';
 import { buildTrainingPod, isManaged, isTerminal, isTerminating, jobLabelValue } from './pods.js';
-import { jobProgress, progressUpToDate, type ProgressStatus } from './progress.js';
+import { jobProgress, progressUpToDate, runOf, type ProgressStatus } from './progress.js';
 import { assignedNodes, jobPhase } from './snapshot.js';
+
+/** A refused replica is created again this soon (the quota or policy may change). */
+const REFUSED_RETRY_MS = 10_000;
+
+function isRefusal(err: unknown): err is ApiError {
+  return err instanceof ApiError && [400, 403, 422].includes(err.statusCode);
+}
 
 export interface JobDeps {
   client: Pick<KubeClient, 'rest' | 'mapper'>;
@@ -99,10 +106,11 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
     const progress = jobProgress({ job, phase, pods, nodesReady, nowMs: clock.now() });
 
     for (const p of progress.stop) await stopPod(p, job.spec.checkpointGracePeriodSeconds);
+    const refused: { replica: number; name: string; message: string }[] = [];
     if (progress.create.length > 0) {
       await Promise.all(
         progress.create.map(async (c) => {
-          const pod = buildTrainingPod(job, job.status?.preemptions ?? 0, c.replica, c.node, policy);
+          const pod = buildTrainingPod(job, runOf(job), c.replica, c.node, policy);
           try {
             await deps.client.rest.request({
               method: 'POST',
@@ -112,11 +120,33 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
               signal,
             });
           } catch (err) {
-            if (!isAlreadyExists(err)) throw err;
+            if (isAlreadyExists(err)) return;
+            // Refused by the API server (quota, admission webhook or policy, Pod Security): said on the job,
+            // retried shortly; the start deadline rolls the gang back if it never passes.
+            if (isRefusal(err))
+              refused.push({ replica: c.replica, name: c.name, message: err.serverMessage });
+            else throw err;
           }
         }),
       );
-      log?.info({ job: key, pods: progress.create.map((c) => c.name) }, 'training pods created');
+      log?.info(
+        { job: key, pods: progress.create.map((c) => c.name), refused: refused.length },
+        'training pods created',
+      );
+    }
+    if (refused.length > 0) {
+      const first = refused.sort((a, b) => a.replica - b.replica)[0] as (typeof refused)[number];
+      const message = truncateUtf8(
+        `replica ${first.replica} (pod ${first.name}) refused by the API server: ${first.message}`,
+        1024,
+      );
+      const before = job.status?.conditions?.find((c) => c.type === 'Running');
+      progress.status.conditions = progress.status.conditions.map((c) =>
+        c.type === 'Running' ? { ...c, status: 'False', reason: 'PodRefused', message } : c,
+      );
+      if (before?.reason !== 'PodRefused' || before.message !== message)
+        progress.events.push({ type: 'Warning', reason: 'PodRefused', note: message });
+      progress.requeueAfterMs = Math.min(progress.requeueAfterMs ?? REFUSED_RETRY_MS, REFUSED_RETRY_MS);
     }
     await writeStatus(job, progress.status);
     for (const e of progress.events) {

@@ -61,6 +61,38 @@ export interface ProgressInput {
   nowMs: number;
 }
 
+/** The gang's incarnation: a new one (new pod names) after each preemption and each rolled-back start. */
+export function runOf(job: TrainingJob): number {
+  return (job.status?.preemptions ?? 0) + (job.status?.startFailures ?? 0);
+}
+
+/** Container states that keep a replica from starting, as the kubelet reports them. */
+const STUCK_WAITING = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+  'CrashLoopBackOff',
+]);
+
+/** Why a replica's pod is not starting, in the scheduler's or the kubelet's own words; undefined if it is. */
+export function podProblem(pod: V1Pod): { reason: string; message: string } | undefined {
+  const scheduled = (pod.status?.conditions ?? []).find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+    return { reason: 'Unschedulable', message: scheduled.message ?? 'the scheduler cannot place it' };
+  }
+  const states = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  for (const c of states) {
+    const w = c.state?.waiting;
+    if (w?.reason && STUCK_WAITING.has(w.reason)) {
+      return { reason: w.reason, message: `container ${c.name}: ${w.message ?? w.reason}` };
+    }
+  }
+  return undefined;
+}
+
 function isReady(pod: V1Pod): boolean {
   return (
     pod.status?.phase === 'Running' &&
@@ -89,7 +121,7 @@ export function jobProgress(input: ProgressInput): Progress {
   const gen = job.metadata.generation;
   const status = job.status ?? {};
   const nowSec = Math.floor(input.nowMs / 1000) * 1000;
-  const run = status.preemptions ?? 0;
+  const run = runOf(job);
   const replicas = job.spec.replicas;
   const gpus = replicas * job.spec.gpusPerReplica;
   const events: Progress['events'] = [];
@@ -182,15 +214,36 @@ export function jobProgress(input: ProgressInput): Progress {
   const keep = terminal ? () => false : isWanted;
   const stop = pods.filter((p) => !isTerminal(p) && !isTerminating(p) && !keep(p));
 
+  // A replica that cannot start is said at once, in its own words (the gang is rolled back at its deadline).
+  let problem: { reason: string; message: string } | undefined;
+  if (active && !terminal && !runningNow) {
+    for (const p of current) {
+      const pr = podProblem(p);
+      if (pr) {
+        const replica = wanted.findIndex((w) => w.name === p.metadata?.name);
+        problem = {
+          reason: pr.reason,
+          message: `replica ${replica} (pod ${p.metadata?.name} on ${podNode(p)}): ${pr.message}`,
+        };
+        break;
+      }
+    }
+  }
   const running = runningNow
     ? condition('Running', 'True', 'AllReplicasRunning', `${replicas} of ${replicas} replicas running`, gen)
-    : condition(
-        'Running',
-        'False',
-        notRunningReason(phase, terminal, succeeded !== undefined, active),
-        notRunningMessage(ready, replicas, active, input.nodesReady),
-        gen,
-      );
+    : problem
+      ? condition('Running', 'False', problem.reason, problem.message, gen)
+      : condition(
+          'Running',
+          'False',
+          notRunningReason(phase, terminal, succeeded !== undefined, active),
+          notRunningMessage(ready, replicas, active, input.nodesReady),
+          gen,
+        );
+  const before = findCondition(status.conditions, 'Running');
+  if (problem && (before?.reason !== problem.reason || before.message !== problem.message)) {
+    events.push({ type: 'Warning', reason: 'ReplicaNotStarting', note: problem.message });
+  }
   if (runningNow && !wasRunning)
     events.push({ type: 'Normal', reason: 'Running', note: running.message ?? '' });
   if (create.length > 0) {

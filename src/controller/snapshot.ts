@@ -44,6 +44,46 @@ export interface SnapshotResult {
   jobs: Map<string, { job: TrainingJob; phase: JobPhase }>;
   /** Admitted jobs sent back to the queue because a node of theirs gave up its drain. */
   requeued: Map<string, string>;
+  /** Admitted jobs whose gang did not start by its deadline: rolled back, queued again after a backoff. */
+  startFailed: Map<string, StartFailure>;
+}
+
+export interface StartFailure {
+  /** Start failures so far, this one included. */
+  failures: number;
+  /** Not placed again before this time. */
+  retryAfterMs: number;
+  reason: string;
+}
+
+/** The wait before a job whose gang failed to start `failures` times is placed again: doubling, at most 1 h. */
+export function startBackoffMs(
+  policy: Pick<FleetPolicySpec, 'startBackoffSeconds'>,
+  failures: number,
+): number {
+  const exp = Math.min(Math.max(0, failures - 1), 20);
+  return Math.min(3600, policy.startBackoffSeconds * 2 ** exp) * 1000;
+}
+
+/** When an admitted job's gang must be running: its admission time plus its (or the policy's) start timeout. */
+export function startDeadlineMs(
+  job: TrainingJob,
+  policy: Pick<FleetPolicySpec, 'startTimeoutSeconds'>,
+): number | undefined {
+  const admitted = findCondition(job.status?.conditions, 'Admitted');
+  if (admitted?.status !== 'True') return undefined;
+  const since = Date.parse(admitted.lastTransitionTime);
+  if (Number.isNaN(since)) return undefined;
+  return since + (job.spec.startTimeoutSeconds ?? policy.startTimeoutSeconds) * 1000;
+}
+
+/** Why the gang has not started, from the job reconciler's Running condition (a replica's own error). */
+function notStartingWhy(job: TrainingJob): string {
+  const running = findCondition(job.status?.conditions, 'Running');
+  if (!running || running.status === 'True' || !running.message) return '';
+  return running.reason && running.reason !== 'Starting'
+    ? `${running.reason}: ${running.message}`
+    : running.message;
 }
 
 export function jobKey(job: Pick<TrainingJob, 'metadata'>): string {
@@ -121,6 +161,7 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
   // Jobs: phases, and which job holds GPUs where.
   const jobs = new Map<string, { job: TrainingJob; phase: JobPhase }>();
   const requeued = new Map<string, string>();
+  const startFailed = new Map<string, StartFailure>();
   const jobSnaps: JobSnapshot[] = [];
   const holding = new Map<string, Set<string>>(); // node → jobs assigned there
   for (const job of input.jobs) {
@@ -129,6 +170,9 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     const assigned = assignedNodes(job);
     if (phase === 'admitted' && assigned) {
       const gaveUp = assigned.filter((n) => aborted.has(n));
+      // A node cordoned before the gang started would keep its pods from scheduling: place it again now.
+      const cordoned = assigned.filter((n) => nodes.get(n)?.spec?.unschedulable === true);
+      const deadline = startDeadlineMs(job, policy);
       if (gaveUp.length > 0) {
         phase = 'pending';
         const why = gaveUp.flatMap((n) => abortCause.get(n) ?? []);
@@ -136,6 +180,17 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
           key,
           `the drain of ${gaveUp.join(', ')} was aborted${why.length > 0 ? ` (${why.join('; ')})` : ''}`,
         );
+      } else if (cordoned.length > 0) {
+        phase = 'pending';
+        requeued.set(key, `${cordoned.join(', ')} was cordoned before the gang started`);
+      } else if (deadline !== undefined && nowMs >= deadline) {
+        phase = 'pending';
+        const failures = (job.status?.startFailures ?? 0) + 1;
+        const why = notStartingWhy(job);
+        const timeout = job.spec.startTimeoutSeconds ?? policy.startTimeoutSeconds;
+        const reason = `the gang did not start within its start timeout of ${timeout} s${why ? ` (${why})` : ''}; rolled back, start failure ${failures}`;
+        startFailed.set(key, { failures, retryAfterMs: nowMs + startBackoffMs(policy, failures), reason });
+        requeued.set(key, reason);
       }
     }
     jobs.set(key, { job, phase });
@@ -159,6 +214,13 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     };
     if (job.spec.gpuProducts && job.spec.gpuProducts.length > 0) snap.products = job.spec.gpuProducts;
     if (job.spec.minGpuMemoryMiB !== undefined) snap.minGpuMemoryMiB = job.spec.minGpuMemoryMiB;
+    const failed = startFailed.get(key);
+    const retryAfter = failed ? failed.retryAfterMs : Date.parse(job.status?.retryAfterTime ?? '');
+    if (phase === 'pending' && !Number.isNaN(retryAfter) && retryAfter > nowMs) {
+      snap.notBeforeMs = retryAfter;
+      const n = failed?.failures ?? job.status?.startFailures ?? 1;
+      snap.notBeforeReason = `backing off after ${n === 1 ? 'a start failure' : `${n} start failures`}`;
+    }
     jobSnaps.push(snap);
   }
 
@@ -229,5 +291,5 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     jobs: jobSnaps,
     policy: plannerPolicy(policy),
   };
-  return { snapshot, nodes, poolOfNode, jobs, requeued };
+  return { snapshot, nodes, poolOfNode, jobs, requeued, startFailed };
 }

@@ -24,6 +24,8 @@ const POOL = 'backtest';
 export function rigshiftStrategy(policy: PlannerPolicy): Strategy {
   let snaps: NodeSnapshot[] | null = null;
   let econ: ProductEconomics[] = [];
+  // Gangs admitted whose nodes are still being drained (in waves): they start, and earn, once all train.
+  const admitted = new Map<number, Map<number, number>>();
   return {
     name: 'rigshift',
     decide(world: World, view: StepView) {
@@ -70,6 +72,8 @@ export function rigshiftStrategy(policy: PlannerPolicy): Strategy {
         });
         const jobs: JobSnapshot[] = [];
         const byName = new Map<string, number>();
+        for (const j of [...admitted.keys()])
+          if ((world.jobs[j] as SimJob).state !== 'pending') admitted.delete(j);
         const snapOf = (j: number, state: JobSnapshot['state']): JobSnapshot => {
           const job = world.jobs[j] as SimJob;
           byName.set(job.spec.name, j);
@@ -81,14 +85,20 @@ export function rigshiftStrategy(policy: PlannerPolicy): Strategy {
             bidUsdPerGpuHour: job.spec.bid,
             tier: job.spec.tier,
             state,
-            assigned: [...job.nodes].map(([n, gpus]) => ({ node: (world.fleet[n] as FleetNode).name, gpus })),
+            assigned: [...(admitted.get(j) ?? job.nodes)].map(([n, gpus]) => ({
+              node: (world.fleet[n] as FleetNode).name,
+              gpus,
+            })),
             runtimeSeconds: state === 'running' ? (view.nowMs - job.startMs) / 1000 : 0,
             minRuntimeSeconds: 0,
           };
         };
         for (const j of world.running) jobs.push(snapOf(j, 'running'));
         // A job stopped at this step start waits for the next one.
-        for (const j of world.pending) if (!preemptedNow.has(j)) jobs.push(snapOf(j, 'pending'));
+        for (const j of world.pending) {
+          if (admitted.has(j)) jobs.push(snapOf(j, 'admitted'));
+          else if (!preemptedNow.has(j)) jobs.push(snapOf(j, 'pending'));
+        }
         const result = plan({
           nowMs: view.nowMs,
           nodes: snaps,
@@ -100,24 +110,33 @@ export function rigshiftStrategy(policy: PlannerPolicy): Strategy {
         for (const p of result.preemptions) {
           const j = byName.get(p.job) as number;
           preemptedNow.add(j);
-          world.stop(j, 'preempted', view.nowMs);
+          if (!admitted.delete(j)) world.stop(j, 'preempted', view.nowMs);
         }
         for (const r of result.refused) world.refuse(byName.get(r.job) as number);
         for (const pl of result.placements) {
           if (!pl.isNew) continue;
-          world.start(
+          admitted.set(
             byName.get(pl.job) as number,
             new Map(pl.nodes.map((s) => [nodeIndex.get(s.node) as number, s.gpus])),
-            view.nowMs,
           );
         }
+        const trains = new Set<number>();
         result.nodes.forEach((np) => {
           const n = nodeIndex.get(np.node) as number;
           const s = (snaps as NodeSnapshot[])[n] as NodeSnapshot;
           const comp = world.comps[n] as Composition;
           comp.mining = np.miningGpus;
-          comp.idle = G - np.miningGpus - np.jobs.reduce((a, x) => a + x.gpus, 0);
-          const mode = np.jobs.length > 0 ? 'training' : np.miningGpus > 0 ? 'mining' : 'idle';
+          // A node reserved for a gang whose drain waits for a slot mines on with all its GPUs.
+          const reservedOnly = np.mode === 'mining' && np.jobs.length > 0;
+          comp.idle = reservedOnly ? 0 : G - np.miningGpus - np.jobs.reduce((a, x) => a + x.gpus, 0);
+          const mode = reservedOnly
+            ? 'mining'
+            : np.jobs.length > 0
+              ? 'training'
+              : np.miningGpus > 0
+                ? 'mining'
+                : 'idle';
+          if (mode === 'training') trains.add(n);
           if (mode !== s.mode) {
             s.mode = mode;
             s.modeSinceMs = view.nowMs;
@@ -125,6 +144,11 @@ export function rigshiftStrategy(policy: PlannerPolicy): Strategy {
           }
           s.miningGpus = np.miningGpus;
         });
+        for (const [j, placement] of admitted) {
+          if (![...placement.keys()].every((n) => trains.has(n))) continue;
+          admitted.delete(j);
+          world.start(j, placement, view.nowMs);
+        }
         if (result.drains.length === 0) break;
       }
     },

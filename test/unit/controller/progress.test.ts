@@ -223,3 +223,66 @@ describe('accrual', () => {
     expect(progressUpToDate(withStatus, progress(withStatus, []).status)).toBe(true);
   });
 });
+
+describe('a gang that does not start', () => {
+  it('a new run after a rolled-back start: new pod names', () => {
+    const j = job('g', {}, admitted(['a', 'b'], { preemptions: 1, startFailures: 2 }));
+    expect(progress(j, []).create.map((c) => c.name)).toEqual(['g-r3-0', 'g-r3-1']);
+  });
+
+  it('says at once why a replica does not start, in the scheduler’s or the kubelet’s words, with one Warning', () => {
+    const j = job('g', {}, admitted(['a', 'b']));
+    const stuck = pod('g', 0, 1, 'b', 'Pending');
+    stuck.status = {
+      phase: 'Pending',
+      conditions: [
+        {
+          type: 'PodScheduled',
+          status: 'False',
+          reason: 'Unschedulable',
+          message: '0/3 nodes are available: 1 node(s) were unschedulable.',
+        },
+      ],
+    };
+    const p = progress(j, [pod('g', 0, 0, 'a'), stuck]);
+    const running = p.status.conditions.find((c) => c.type === 'Running');
+    expect(running).toMatchObject({
+      status: 'False',
+      reason: 'Unschedulable',
+      message: 'replica 1 (pod g-r0-1 on b): 0/3 nodes are available: 1 node(s) were unschedulable.',
+    });
+    expect(p.events).toContainEqual({
+      type: 'Warning',
+      reason: 'ReplicaNotStarting',
+      note: running?.message,
+    });
+    // Said once: the same problem again is no new Event.
+    const again = job(
+      'g',
+      {},
+      { ...admitted(['a', 'b']), conditions: [condition('Admitted', 'True'), running] },
+    );
+    expect(
+      progress(again, [pod('g', 0, 0, 'a'), stuck]).events.filter((e) => e.reason === 'ReplicaNotStarting'),
+    ).toEqual([]);
+
+    const pull = pod('g', 0, 1, 'b', 'Pending');
+    pull.status = {
+      phase: 'Pending',
+      containerStatuses: [
+        {
+          name: 'train',
+          image: 'x',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "x"' } },
+        },
+      ],
+    };
+    expect(progress(j, [pull]).status.conditions.find((c) => c.type === 'Running')).toMatchObject({
+      reason: 'ImagePullBackOff',
+      message: 'replica 1 (pod g-r0-1 on b): container train: Back-off pulling image "x"',
+    });
+  });
+});

@@ -81,7 +81,7 @@ describe('nodes', () => {
     const j = job(
       'j',
       { replicas: 1 },
-      { assignedNodes: ['a'], conditions: [condition('Admitted', 'True')] },
+      { assignedNodes: ['a'], conditions: [condition('Admitted', 'True', NOW - 60_000)] },
     );
     const s = buildSnapshot(input({ nodes: [node], jobs: [j] })).snapshot;
     expect(s.nodes).toHaveLength(1);
@@ -140,13 +140,13 @@ describe('jobs', () => {
     ['new', job('j'), 'pending'],
     [
       'admitted',
-      job('j', {}, { assignedNodes: ['a', 'b'], conditions: [condition('Admitted', 'True')] }),
+      job('j', {}, { assignedNodes: ['a', 'b'], conditions: [condition('Admitted', 'True', NOW - 60_000)] }),
       'admitted',
     ],
     ['running', job('j', {}, running(['a', 'b'])), 'running'],
     [
       'admitted with the wrong number of nodes',
-      job('j', {}, { assignedNodes: ['a'], conditions: [condition('Admitted', 'True')] }),
+      job('j', {}, { assignedNodes: ['a'], conditions: [condition('Admitted', 'True', NOW - 60_000)] }),
       'pending',
     ],
     ['succeeded', job('j', {}, { conditions: [condition('Succeeded', 'True')] }), 'ended'],
@@ -216,7 +216,11 @@ describe('jobs', () => {
   });
 
   it('sends an admitted job back to the queue when a drain for it was aborted', () => {
-    const j = job('adm', {}, { assignedNodes: ['a', 'b'], conditions: [condition('Admitted', 'True')] });
+    const j = job(
+      'adm',
+      {},
+      { assignedNodes: ['a', 'b'], conditions: [condition('Admitted', 'True', NOW - 60_000)] },
+    );
     const nodes = [
       modeNode('a', 'mining', 'training', { 'rigshift.io/drain-aborted': iso(NOW - 5000) }),
       modeNode('b', 'training'),
@@ -311,5 +315,74 @@ describe('end to end through plan()', () => {
     const p = plan(s);
     expect(p.placements).toEqual([]);
     expect(p.queued[0]).toMatchObject({ job: 'ml/cheap', code: 'BidBelowYield' });
+  });
+});
+
+describe('gangs that do not start', () => {
+  const admittedSince = (
+    since: number,
+    status: Record<string, unknown> = {},
+    spec: Record<string, unknown> = {},
+  ) =>
+    job(
+      'g',
+      { replicas: 2, ...spec },
+      {
+        assignedNodes: ['a', 'b'],
+        conditions: [
+          condition('Admitted', 'True', since),
+          { ...condition('Running', 'False', since, 'PodRefused'), message: 'replica 1: exceeded quota: q' },
+        ],
+        ...status,
+      },
+    );
+  const nodes = () => [modeNode('a', 'training', 'training'), modeNode('b', 'mining', 'training')];
+
+  it('keeps an admitted gang within its start timeout', () => {
+    const r = buildSnapshot(input({ nodes: nodes(), jobs: [admittedSince(NOW - 599_000)] }));
+    expect(r.jobs.get('ml/g')?.phase).toBe('admitted');
+    expect(r.startFailed.size).toBe(0);
+  });
+
+  it('rolls back a gang past its start timeout, says why from the replica, and backs off', () => {
+    const r = buildSnapshot(input({ nodes: nodes(), jobs: [admittedSince(NOW - 600_000)] }));
+    expect(r.jobs.get('ml/g')?.phase).toBe('pending');
+    expect(r.startFailed.get('ml/g')).toEqual({
+      failures: 1,
+      retryAfterMs: NOW + 30_000,
+      reason: expect.stringMatching(
+        /did not start within its start timeout of 600 s \(PodRefused: replica 1: exceeded quota: q\)/,
+      ),
+    });
+    const snap = r.snapshot.jobs.find((j) => j.key === 'ml/g');
+    expect(snap).toMatchObject({ state: 'pending', assigned: [], notBeforeMs: NOW + 30_000 });
+    // The planner does not place it again before the backoff ends.
+    const p = plan(r.snapshot);
+    expect(p.queued.find((w) => w.job === 'ml/g')).toMatchObject({ code: 'StartBackoff' });
+  });
+
+  it('doubles the backoff with each failure, and a job may set its own timeout', () => {
+    const third = admittedSince(NOW - 120_000, { startFailures: 2 }, { startTimeoutSeconds: 120 });
+    const r = buildSnapshot(input({ nodes: nodes(), jobs: [third] }));
+    expect(r.startFailed.get('ml/g')).toMatchObject({ failures: 3, retryAfterMs: NOW + 120_000 });
+  });
+
+  it('a pending job waits until retryAfterTime, then is placed again', () => {
+    const waiting = job('w', { replicas: 1 }, { startFailures: 1, retryAfterTime: iso(NOW + 5000) });
+    const before = buildSnapshot(input({ jobs: [waiting] })).snapshot.jobs[0];
+    expect(before?.notBeforeMs).toBe(NOW + 5000);
+    const after = buildSnapshot(input({ nowMs: NOW + 5000, jobs: [waiting] })).snapshot.jobs[0];
+    expect(after?.notBeforeMs).toBeUndefined();
+  });
+
+  it('a node cordoned before the gang started sends the gang back to the queue at once', () => {
+    const b = modeNode('b', 'mining', 'training');
+    b.spec = { ...b.spec, unschedulable: true };
+    const r = buildSnapshot(
+      input({ nodes: [modeNode('a', 'training', 'training'), b], jobs: [admittedSince(NOW - 10_000)] }),
+    );
+    expect(r.jobs.get('ml/g')?.phase).toBe('pending');
+    expect(r.requeued.get('ml/g')).toMatch(/b was cordoned before the gang started/);
+    expect(r.startFailed.size).toBe(0);
   });
 });
