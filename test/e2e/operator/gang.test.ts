@@ -1,0 +1,192 @@
+// Issue 9, items 0 and 1, on five RTX 3090 nodes with the drain limit as shipped ('10%': one drain at once):
+// a gang larger than the drain limit is drained in waves and starts; a gang whose replicas the API server
+// refuses is rolled back at its start deadline (pods deleted, node mining again), says why in the refusal's
+// own words, backs off, and runs once the refusal is lifted; a node cordoned mid-switch requeues the gang.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Manager } from '../../../src/controller/manager.js';
+import {
+  conditionOf,
+  createWorld,
+  isRunning,
+  jobManifest,
+  MODE,
+  startOperator,
+  waitAllMining,
+  waitFor,
+  type Job,
+  type World,
+} from './harness.js';
+
+let w: World;
+let op: Manager | undefined;
+const TRAINING_PC = () => `${w.ns}-training`;
+
+type GangJob = Job & { status?: Job['status'] & { startFailures?: number; retryAfterTime?: string } };
+const job = (name: string) => w.get<GangJob>('TrainingJob', name);
+const jobPods = async (name: string): Promise<V1Pod[]> => w.pods(`rigshift.io/trainingjob=${name}`);
+
+beforeAll(async () => {
+  w = await createWorld({
+    prefix: 'op-gang',
+    nodes: 5,
+    policy: { maxConcurrentDrains: '10%', startBackoffSeconds: 3 },
+  });
+  op = await startOperator(w);
+  await waitAllMining(w);
+}, 180_000);
+
+afterAll(async () => {
+  await op?.stop();
+  await w?.cleanup();
+}, 60_000);
+
+async function deleteJob(name: string): Promise<void> {
+  await w.c.kubectl(['delete', 'trainingjob', name, '-n', w.ns, '--wait=true', '--timeout=60s']);
+  await waitAllMining(w);
+}
+
+describe('gangs and the drain limit', () => {
+  it('a 3-node gang starts with one drain at once: drained in waves, never two draining together', async () => {
+    await w.apply(jobManifest(w.ns, 'big', { replicas: 3, bidUsdPerGpuHour: '5.00' }));
+    let maxDraining = 0;
+    const running = await waitFor(
+      'the 3 × 8 gang Running',
+      async () => {
+        const modes = await w.modes();
+        maxDraining = Math.max(maxDraining, Object.values(modes).filter((m) => m === 'draining').length);
+        const j = await job('big');
+        return conditionOf(j, 'Running')?.status === 'True' ? j : undefined;
+      },
+      120_000,
+      100,
+    );
+    expect(maxDraining).toBeLessThanOrEqual(1);
+    expect(running.status?.assignedNodes).toHaveLength(3);
+    expect(conditionOf(running, 'Admitted')?.message).toMatch(/wait for a drain slot \(1 drain at once\)/);
+    const pods = await jobPods('big');
+    expect(pods.filter(isRunning)).toHaveLength(3);
+    await deleteJob('big');
+  }, 180_000);
+});
+
+describe('a gang that cannot start', () => {
+  it('is rolled back at its start deadline with the refusal’s own words, backs off, and runs once allowed', async () => {
+    // Only one training pod may exist in the namespace: the gang's second replica is refused by quota.
+    await w.apply({
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      metadata: { name: 'one-trainer' },
+      spec: {
+        hard: { pods: '1' },
+        scopeSelector: {
+          matchExpressions: [{ scopeName: 'PriorityClass', operator: 'In', values: [TRAINING_PC()] }],
+        },
+      },
+    });
+    await w.apply(
+      jobManifest(w.ns, 'stuck', {
+        replicas: 2,
+        gpusPerReplica: 4,
+        bidUsdPerGpuHour: '5.00',
+        startTimeoutSeconds: 15,
+      }),
+    );
+    // Within seconds, the refusal is said on the job, in the API server's words.
+    const refused = await waitFor(
+      'Running=False PodRefused',
+      async () => {
+        const j = await job('stuck');
+        return conditionOf(j, 'Running')?.reason === 'PodRefused' ? j : undefined;
+      },
+      60_000,
+    );
+    expect(conditionOf(refused, 'Running')?.message).toMatch(
+      /replica \d \(pod stuck-r0-\d\) refused .*exceeded quota: one-trainer/,
+    );
+    const [node] = refused.status?.assignedNodes ?? [];
+    expect(node).toBeDefined();
+
+    // At the deadline: rolled back, queued with a backoff, a Warning naming the cause.
+    const rolledBack = await waitFor(
+      'start failure recorded',
+      async () => {
+        const j = await job('stuck');
+        return j?.status?.startFailures === 1 && conditionOf(j, 'Admitted')?.status === 'False'
+          ? j
+          : undefined;
+      },
+      60_000,
+    );
+    expect(rolledBack.status?.assignedNodes ?? []).toEqual([]);
+    expect(rolledBack.status?.retryAfterTime).toBeDefined();
+    const events = await w.events('stuck', w.ns);
+    const timeout = events.find((e) => e.reason === 'StartTimeout');
+    expect(timeout?.type).toBe('Warning');
+    expect(timeout?.note).toMatch(
+      /did not start within its start timeout of 15 s \(PodRefused: .*exceeded quota/,
+    );
+    expect(events.some((e) => e.reason === 'PodRefused' && e.type === 'Warning')).toBe(true);
+    // Its pods go; its node goes back to mining (it is not held tainted and idle).
+    await waitFor(
+      'the rolled-back gang has no pods',
+      async () => (await jobPods('stuck')).length === 0,
+      60_000,
+    );
+    await waitFor('its node mines again', async () => (await w.modes())[node ?? ''] === 'mining', 60_000);
+
+    // Lift the refusal: after its backoff the gang is placed again, as a new run, and runs.
+    await w.c.kubectl(['delete', 'resourcequota', 'one-trainer', '-n', w.ns]);
+    const ran = await waitFor(
+      'the gang Running after its backoff',
+      async () => {
+        const j = await job('stuck');
+        return conditionOf(j, 'Running')?.status === 'True' ? j : undefined;
+      },
+      120_000,
+    );
+    expect(ran.status?.startFailures).toBeGreaterThanOrEqual(1);
+    const names = (await jobPods('stuck')).filter(isRunning).map((p) => p.metadata?.name);
+    expect(names.every((n) => /^stuck-r[1-9]-\d$/.test(n ?? ''))).toBe(true);
+    await deleteJob('stuck');
+  }, 240_000);
+
+  it('a node cordoned while the gang is switching sends the gang back to the queue; it runs elsewhere', async () => {
+    await w.apply(jobManifest(w.ns, 'moved', { replicas: 2, bidUsdPerGpuHour: '5.00' }));
+    // One drain at once: catch the gang while one of its nodes still waits for its wave.
+    const waiting = await waitFor(
+      'an admitted gang with a node still mining',
+      async () => {
+        const j = await job('moved');
+        const assigned = j?.status?.assignedNodes ?? [];
+        if (conditionOf(j, 'Admitted')?.status !== 'True' || assigned.length !== 2) return undefined;
+        const modes = await w.modes();
+        return assigned.find((n) => modes[n] === 'mining');
+      },
+      60_000,
+      50,
+    );
+    await w.c.kubectl(['cordon', waiting]);
+    try {
+      const requeued = await waitFor(
+        'the gang placed without the cordoned node and Running',
+        async () => {
+          const j = await job('moved');
+          const assigned = j?.status?.assignedNodes ?? [];
+          return conditionOf(j, 'Running')?.status === 'True' && !assigned.includes(waiting) ? j : undefined;
+        },
+        120_000,
+      );
+      expect(requeued.status?.assignedNodes).toHaveLength(2);
+      const events = await w.events('moved', w.ns);
+      expect(events.some((e) => /was cordoned before the gang started/.test(e.note))).toBe(true);
+      // The cordoned node was left as it was: rigshift does not drain or taint a cordoned node.
+      const modes = await w.modes();
+      expect(modes[waiting]).toBe('mining');
+    } finally {
+      await w.c.kubectl(['uncordon', waiting]);
+    }
+    const n = await w.get<{ metadata: { labels?: Record<string, string> } }>('Node', waiting);
+    expect(n?.metadata.labels?.[MODE]).toBe('mining');
+  }, 240_000);
+});
