@@ -200,6 +200,8 @@ export function buildTrainingPod(
     { name: 'RIGSHIFT_REPLICA_INDEX', value: String(replica) },
     { name: 'RIGSHIFT_REPLICAS', value: String(spec.replicas) },
     { name: 'RIGSHIFT_JOB_NAME', value: name },
+    // Training code resumes from its checkpoint when this is above 0.
+    { name: 'RIGSHIFT_RESTART_COUNT', value: String(job.status?.restarts ?? 0) },
   );
   const gpus = String(spec.gpusPerReplica);
   return {

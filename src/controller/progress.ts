@@ -31,6 +31,7 @@ export interface ProgressStatus {
   gpuHours?: string;
   earnedUsd?: string;
   lastAccrualTime?: string;
+  restarts?: number;
 }
 
 export interface ReplicaPod {
@@ -63,7 +64,19 @@ export interface ProgressInput {
 
 /** The gang's incarnation: a new one (new pod names) after each preemption and each rolled-back start. */
 export function runOf(job: TrainingJob): number {
-  return (job.status?.preemptions ?? 0) + (job.status?.startFailures ?? 0);
+  const st = job.status;
+  return (st?.preemptions ?? 0) + (st?.startFailures ?? 0) + (st?.restarts ?? 0);
+}
+
+/** When a pod's containers stopped (the latest finishedAt), from the kubelet's own record. */
+function finishedAtMs(pod: V1Pod): number | undefined {
+  let at: number | undefined;
+  for (const c of pod.status?.containerStatuses ?? []) {
+    const t = c.state?.terminated?.finishedAt;
+    const ms = t === undefined ? NaN : new Date(t as unknown as string).getTime();
+    if (!Number.isNaN(ms)) at = Math.max(at ?? ms, ms);
+  }
+  return at;
 }
 
 /** Container states that keep a replica from starting, as the kubelet reports them. */
@@ -121,7 +134,7 @@ export function jobProgress(input: ProgressInput): Progress {
   const gen = job.metadata.generation;
   const status = job.status ?? {};
   const nowSec = Math.floor(input.nowMs / 1000) * 1000;
-  const run = runOf(job);
+  let run = runOf(job);
   const replicas = job.spec.replicas;
   const gpus = replicas * job.spec.gpusPerReplica;
   const events: Progress['events'] = [];
@@ -133,32 +146,65 @@ export function jobProgress(input: ProgressInput): Progress {
   // Which pods should exist: the current run's replicas on their assigned nodes, while admitted.
   const assigned = assignedNodes(job);
   const active = (phase === 'admitted' || phase === 'running') && assigned !== undefined;
-  const wanted: ReplicaPod[] = active
-    ? assigned.map((node, replica) => ({ replica, node, name: trainingPodName(name, run, replica) }))
-    : [];
   const byName = new Map(pods.map((p) => [p.metadata?.name ?? '', p]));
+  let wanted: ReplicaPod[] = [];
+  let current: V1Pod[] = [];
   const isWanted = (p: V1Pod): boolean =>
     wanted.some((w) => w.name === p.metadata?.name && w.node === podNode(p));
-  const current = wanted
-    .map((w) => byName.get(w.name))
-    .filter((p): p is V1Pod => p !== undefined && isWanted(p));
+  const choose = (): void => {
+    wanted = active
+      ? assigned.map((node, replica) => ({ replica, node, name: trainingPodName(name, run, replica) }))
+      : [];
+    current = wanted.map((w) => byName.get(w.name)).filter((p): p is V1Pod => p !== undefined && isWanted(p));
+  };
+  choose();
 
   let succeeded: Condition | undefined = wasSucceeded?.status === 'True' ? wasSucceeded : undefined;
   let failed: Condition | undefined = wasFailed?.status === 'True' ? wasFailed : undefined;
+  let restarts = status.restarts ?? 0;
+  /** When the gang stopped running, as its pods record it (billing ends there, not when the operator saw it). */
+  let stoppedAtMs: number | undefined;
   if (!succeeded && !failed && active) {
     const failedPod = current.find((p) => p.status?.phase === 'Failed');
-    if (failedPod) {
-      const node = podNode(failedPod) ?? '?';
-      const why = failedPod.status?.reason ?? failedPod.status?.message ?? 'container failed';
-      failed = condition(
-        'Failed',
-        'True',
-        'PodFailed',
-        `pod ${failedPod.metadata?.name} on ${node} failed: ${why}`,
-        gen,
-      );
-      events.push({ type: 'Warning', reason: 'Failed', note: failed.message ?? '' });
+    // A replica of a gang that ran is lost when its pod is gone or being deleted by someone else.
+    const lost = wasRunning
+      ? wanted.find((w) => {
+          const p = current.find((c) => c.metadata?.name === w.name);
+          return p === undefined || (isTerminating(p) && !isTerminal(p));
+        })
+      : undefined;
+    if (failedPod || lost) {
+      let why: string;
+      if (failedPod) {
+        const node = podNode(failedPod) ?? '?';
+        why = `pod ${failedPod.metadata?.name} on ${node} failed: ${failedPod.status?.reason ?? failedPod.status?.message ?? 'container failed'}`;
+        stoppedAtMs = finishedAtMs(failedPod);
+      } else {
+        const p = current.find((c) => c.metadata?.name === lost?.name);
+        why = `replica ${lost?.replica} (pod ${lost?.name}) was lost: ${p ? 'deleted' : 'its pod is gone'}`;
+        const del = p?.metadata?.deletionTimestamp;
+        if (del) stoppedAtMs = new Date(del as unknown as string).getTime();
+      }
+      const limit = job.spec.backoffLimit;
+      if (restarts < limit) {
+        restarts++;
+        run++;
+        events.push({
+          type: 'Warning',
+          reason: 'GangRestarted',
+          note: `${why}; restarting the whole gang (restart ${restarts} of at most ${limit})`,
+        });
+        choose();
+      } else {
+        const reason = limit === 0 ? 'PodFailed' : 'BackoffLimitExceeded';
+        const tail =
+          limit === 0 ? '' : `; the gang was already restarted ${restarts} times (backoffLimit ${limit})`;
+        failed = condition('Failed', 'True', reason, `${why}${tail}`, gen);
+        events.push({ type: 'Warning', reason: 'Failed', note: failed.message ?? '' });
+      }
     } else if (current.length === replicas && current.every((p) => p.status?.phase === 'Succeeded')) {
+      const ends = current.map(finishedAtMs).filter((t): t is number => t !== undefined);
+      if (ends.length > 0) stoppedAtMs = Math.max(...ends);
       succeeded = condition(
         'Succeeded',
         'True',
@@ -179,12 +225,17 @@ export function jobProgress(input: ProgressInput): Progress {
   let last = status.lastAccrualTime;
   const lastMs = last ? Date.parse(last) : NaN;
   const transition = runningNow !== wasRunning;
+  // A gang that stopped while the operator was away is billed until its pods stopped, not until now.
+  const until =
+    transition && stoppedAtMs !== undefined && !Number.isNaN(lastMs)
+      ? Math.min(nowSec, Math.max(lastMs, Math.floor(stoppedAtMs / 1000) * 1000))
+      : nowSec;
   if (wasRunning && !Number.isNaN(lastMs) && (transition || nowSec - lastMs >= ACCRUE_EVERY_MS)) {
-    const ms = Math.max(0, nowSec - lastMs);
+    const ms = Math.max(0, until - lastMs);
     const hours = Decimal.fraction(BigInt(ms), 3_600_000n).times(Decimal.of(gpus));
     gpuHours = gpuHours.plus(hours);
     earned = earned.plus(hours.times(dec(job.spec.bidUsdPerGpuHour)));
-    last = rfc3339(new Date(nowSec));
+    last = rfc3339(new Date(until));
   } else if (runningNow && !wasRunning) {
     last = rfc3339(new Date(nowSec));
   }
@@ -206,13 +257,15 @@ export function jobProgress(input: ProgressInput): Progress {
   }
   const terminal = succeeded !== undefined || failed !== undefined;
 
-  // Pods: create the gang once its nodes are ready; stop everything not wanted.
+  // Pods: create the gang once its nodes are ready and an earlier run's pods are gone; stop what is not wanted.
+  const keep = terminal ? () => false : isWanted;
+  const leftovers = pods.filter((p) => !isTerminal(p) && !keep(p));
+  const stop = leftovers.filter((p) => !isTerminating(p));
   const create: ReplicaPod[] = [];
-  if (active && !terminal && input.nodesReady) {
+  const restarting = restarts !== (status.restarts ?? 0); // the new run's pods once the status says so
+  if (active && !terminal && input.nodesReady && leftovers.length === 0 && !restarting) {
     for (const w of wanted) if (!byName.has(w.name)) create.push(w);
   }
-  const keep = terminal ? () => false : isWanted;
-  const stop = pods.filter((p) => !isTerminal(p) && !isTerminating(p) && !keep(p));
 
   // A replica that cannot start is said at once, in its own words (the gang is rolled back at its deadline).
   let problem: { reason: string; message: string } | undefined;
@@ -274,11 +327,13 @@ export function jobProgress(input: ProgressInput): Progress {
   if (gen !== undefined) out.observedGeneration = gen;
   const startTime = status.startTime ?? (runningNow ? rfc3339(new Date(nowSec)) : undefined);
   if (startTime) out.startTime = startTime;
-  const endTime = status.endTime ?? (terminal ? rfc3339(new Date(nowSec)) : undefined);
+  const endTime =
+    status.endTime ?? (terminal ? rfc3339(new Date(Math.min(nowSec, stoppedAtMs ?? nowSec))) : undefined);
   if (endTime) out.endTime = endTime;
   if (status.gpuHours !== undefined || !gpuHours.eq(Decimal.ZERO)) out.gpuHours = plain(gpuHours, 9);
   if (status.earnedUsd !== undefined || !earned.eq(Decimal.ZERO)) out.earnedUsd = plain(earned, 6);
   if (last) out.lastAccrualTime = last;
+  if (restarts > 0 || status.restarts !== undefined) out.restarts = restarts;
 
   let requeueAfterMs: number | undefined;
   if (runningNow) {
@@ -336,6 +391,7 @@ export function progressUpToDate(job: TrainingJob, desired: ProgressStatus): boo
     'gpuHours',
     'earnedUsd',
     'lastAccrualTime',
+    'restarts',
   ] as const;
   return fields.every((f) => (s[f] ?? undefined) === (desired[f] ?? undefined));
 }

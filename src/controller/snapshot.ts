@@ -72,7 +72,11 @@ export function startDeadlineMs(
 ): number | undefined {
   const admitted = findCondition(job.status?.conditions, 'Admitted');
   if (admitted?.status !== 'True') return undefined;
-  const since = Date.parse(admitted.lastTransitionTime);
+  // From the admission, or from the gang's last restart (Running True → False), whichever is later.
+  const running = findCondition(job.status?.conditions, 'Running');
+  const restartedAt = running?.status === 'False' ? Date.parse(running.lastTransitionTime) : NaN;
+  const admittedAt = Date.parse(admitted.lastTransitionTime);
+  const since = Number.isNaN(restartedAt) ? admittedAt : Math.max(admittedAt, restartedAt);
   if (Number.isNaN(since)) return undefined;
   return since + (job.spec.startTimeoutSeconds ?? policy.startTimeoutSeconds) * 1000;
 }

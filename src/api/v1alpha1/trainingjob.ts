@@ -107,7 +107,7 @@ export const trainingJobSpecSchema = withCel(
           .default([])
           .describe(
             'Environment variables of the training container, unique by name. The operator adds ' +
-              'RIGSHIFT_REPLICA_INDEX, RIGSHIFT_REPLICAS and RIGSHIFT_JOB_NAME. Immutable.',
+              'RIGSHIFT_REPLICA_INDEX, RIGSHIFT_REPLICAS, RIGSHIFT_JOB_NAME and RIGSHIFT_RESTART_COUNT. Immutable.',
           ),
         'name',
       ),
@@ -208,6 +208,16 @@ export const trainingJobSpecSchema = withCel(
         .describe(
           'The job is stopped and marked Failed after running this long in total, in seconds. Absent means ' +
             'no limit.',
+        ),
+      backoffLimit: z
+        .int()
+        .min(0)
+        .max(100)
+        .default(3)
+        .describe(
+          'How many times the whole gang is restarted after a replica fails or is lost (its pod deleted or ' +
+            'its node gone) before the job is marked Failed. Each restart starts every replica again (new pod ' +
+            'names, RIGSHIFT_RESTART_COUNT in their env) so training resumes from its checkpoint. Default 3.',
         ),
       startTimeoutSeconds: z
         .int()
@@ -357,6 +367,13 @@ export const trainingJobStatusSchema = z
     ),
     readyReplicas: z.int().min(0).optional().describe('Replicas whose pod is running and ready.'),
     preemptions: z.int().min(0).optional().describe('How many times the job was preempted.'),
+    restarts: z
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'How many times the gang was restarted after a replica failed or was lost (see backoffLimit).',
+      ),
     startFailures: z
       .int()
       .min(0)

@@ -66,6 +66,8 @@ describe('defaults', () => {
       minDwellSeconds: 3600,
       switchingSeconds: 300,
       maxConcurrentDrains: '10%',
+      startTimeoutSeconds: 600,
+      startBackoffSeconds: 30,
       drainTimeoutSeconds: 600,
       drainTimeoutPolicy: 'Wait',
       allowIdle: true,
@@ -90,6 +92,7 @@ describe('defaults', () => {
       gpusPerReplica: 1,
       tier: 'OnDemand',
       minRuntimeSeconds: 0,
+      backoffLimit: 3,
       checkpointGracePeriodSeconds: 60,
       suspend: false,
     });

@@ -193,6 +193,7 @@ describe('pods', () => {
       { name: 'RIGSHIFT_REPLICA_INDEX', value: '1' },
       { name: 'RIGSHIFT_REPLICAS', value: '2' },
       { name: 'RIGSHIFT_JOB_NAME', value: 'llm' },
+      { name: 'RIGSHIFT_RESTART_COUNT', value: '0' },
     ]);
     expect(p.spec?.containers[0]?.resources?.limits).toEqual({ 'nvidia.com/gpu': '8' });
   });

@@ -43,8 +43,15 @@ describe('pods', () => {
     const j = job('g', {}, admitted(['c', 'd'], { preemptions: 1 }));
     const old = [pod('g', 0, 0, 'a'), pod('g', 0, 1, 'b')];
     const p = progress(j, old);
-    expect(p.create.map((c) => c.name)).toEqual(['g-r1-0', 'g-r1-1']);
+    // The new run starts once the old run's pods are gone (their GPUs are still theirs until then).
+    expect(p.create).toEqual([]);
     expect(p.stop.map((s) => s.metadata?.name)).toEqual(['g-r0-0', 'g-r0-1']);
+    const stopping = old.map((o) => ({
+      ...o,
+      metadata: { ...o.metadata, deletionTimestamp: new Date(NOW) },
+    }));
+    expect(progress(j, stopping).create).toEqual([]);
+    expect(progress(j, []).create.map((c) => c.name)).toEqual(['g-r1-0', 'g-r1-1']);
   });
 
   it.each([
@@ -105,7 +112,7 @@ describe('conditions and state', () => {
   });
 
   it('Succeeded when every replica of the run exits 0; Failed when one fails; both are final', () => {
-    const j = job('g', {}, running(['a', 'b'], NOW - 60_000));
+    const j = job('g', { backoffLimit: 0 }, running(['a', 'b'], NOW - 60_000));
     const done = progress(j, [pod('g', 0, 0, 'a', 'Succeeded'), pod('g', 0, 1, 'b', 'Succeeded')]);
     expect(done.status.conditions[1]).toMatchObject({ type: 'Succeeded', status: 'True' });
     expect(done.status).toMatchObject({ state: 'Succeeded', endTime: iso(NOW) });
@@ -284,5 +291,71 @@ describe('a gang that does not start', () => {
       reason: 'ImagePullBackOff',
       message: 'replica 1 (pod g-r0-1 on b): container train: Back-off pulling image "x"',
     });
+  });
+});
+
+describe('failure policy and billing from the pods’ own times', () => {
+  const finished = (p: V1Pod, atMs: number): V1Pod => ({
+    ...p,
+    status: {
+      ...p.status,
+      containerStatuses: [
+        {
+          name: 'trainer',
+          image: 'train:1',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { terminated: { exitCode: 0, finishedAt: new Date(atMs) } },
+        },
+      ],
+    },
+  });
+
+  it('a failed replica restarts the whole gang (new run, counted) until backoffLimit, then Failed', () => {
+    const j = job('g', { backoffLimit: 2 }, running(['a', 'b'], NOW - 60_000));
+    const p = progress(j, [pod('g', 0, 0, 'a', 'Failed'), pod('g', 0, 1, 'b')]);
+    expect(p.status.restarts).toBe(1);
+    expect(p.status.conditions.find((c) => c.type === 'Failed')?.status).toBe('False');
+    expect(p.stop.map((s) => s.metadata?.name)).toEqual(['g-r0-1']);
+    expect(p.create).toEqual([]);
+    expect(p.events).toContainEqual(
+      expect.objectContaining({
+        type: 'Warning',
+        reason: 'GangRestarted',
+        note: expect.stringMatching(/restart 1 of at most 2/),
+      }),
+    );
+    // Once the status says restart 1 and the old pods are gone: run 1, with the count in the pods' env.
+    const next = job('g', { backoffLimit: 2 }, { ...admitted(['a', 'b']), restarts: 1 });
+    expect(progress(next, []).create.map((c) => c.name)).toEqual(['g-r1-0', 'g-r1-1']);
+    // At the limit: Failed, naming the pod and the restarts.
+    const last = job('g', { backoffLimit: 2 }, running(['a', 'b'], NOW - 60_000, { restarts: 2 }));
+    const f = progress(last, [pod('g', 2, 0, 'a'), pod('g', 2, 1, 'b', 'Failed')]);
+    expect(f.status.conditions.find((c) => c.type === 'Failed')).toMatchObject({
+      status: 'True',
+      reason: 'BackoffLimitExceeded',
+      message: expect.stringMatching(
+        /pod g-r2-1 on b failed: .*already restarted 2 times \(backoffLimit 2\)/,
+      ),
+    });
+  });
+
+  it('a replica deleted under a running gang restarts the gang instead of being recreated under its name', () => {
+    const j = job('g', {}, running(['a', 'b'], NOW - 60_000));
+    const p = progress(j, [pod('g', 0, 0, 'a')]);
+    expect(p.create).toEqual([]);
+    expect(p.status.restarts).toBe(1);
+    expect(p.events.find((e) => e.reason === 'GangRestarted')?.note).toMatch(
+      /replica 1 \(pod g-r0-1\) was lost/,
+    );
+  });
+
+  it('bills a gang that ended while the operator was away until its pods finished, not until now', () => {
+    const start = NOW - 3 * 3_600_000;
+    const j = job('g', { replicas: 1, gpusPerReplica: 8, bidUsdPerGpuHour: '1.00' }, running(['a'], start));
+    // It finished one hour after it started; the operator sees it two hours later.
+    const done = progress(j, [finished(pod('g', 0, 0, 'a', 'Succeeded'), start + 3_600_000)]);
+    expect(done.status).toMatchObject({ gpuHours: '8', earnedUsd: '8', endTime: iso(start + 3_600_000) });
   });
 });
