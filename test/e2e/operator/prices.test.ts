@@ -90,9 +90,7 @@ it('an invalid price: nodes hold, a new job waits, the pool says why; a fixed pr
   expect(await farm()).toEqual(before);
   expect((await job('before'))?.status?.state).toBe('Running');
   const node = (await w.nodeObjects())[0];
-  expect(node?.metadata?.annotations?.['rigshift.io/target-reason']).toMatch(
-    /no switch until it is known/,
-  );
+  expect(node?.metadata?.annotations?.['rigshift.io/target-reason']).toMatch(/no switch until it is known/);
 
   await w.apply(prices('0.02'));
   await waitFor('YieldKnown True', async () => (await yieldKnown())?.status === 'True');
