@@ -154,6 +154,11 @@ export function admissionEvent(job: TrainingJob, desired: AdmissionStatus): Admi
   if (admitted?.status === 'True' && was('Admitted')?.status !== 'True') {
     return { type: 'Normal', reason: 'Admitted', note: admitted.message ?? '' };
   }
+  // Placed again elsewhere in one plan (a node lost or cordoned before the gang started): said, too.
+  const placedBefore = job.status?.assignedNodes;
+  if (admitted?.status === 'True' && placedBefore && !deepEqual(placedBefore, desired.assignedNodes)) {
+    return { type: 'Normal', reason: 'Admitted', note: admitted.message ?? '' };
+  }
   const queued = now('Queued');
   const q = was('Queued');
   if (queued?.status === 'True' && (q?.status !== 'True' || q.reason !== queued.reason)) {

@@ -10,7 +10,6 @@ import {
   createWorld,
   isRunning,
   jobManifest,
-  MODE,
   startOperator,
   waitAllMining,
   waitFor,
@@ -179,14 +178,63 @@ describe('a gang that cannot start', () => {
       );
       expect(requeued.status?.assignedNodes).toHaveLength(2);
       const events = await w.events('moved', w.ns);
+      expect(conditionOf(requeued, 'Admitted')?.message).toMatch(/was cordoned before the gang started/);
       expect(events.some((e) => /was cordoned before the gang started/.test(e.note))).toBe(true);
-      // The cordoned node was left as it was: rigshift does not drain or taint a cordoned node.
-      const modes = await w.modes();
-      expect(modes[waiting]).toBe('mining');
+      // Nothing of the gang runs on the cordoned node (rigshift leaves a cordoned node as the admin left it).
+      const pods = await jobPods('moved');
+      expect(pods.filter((p) => p.spec?.nodeName === waiting && !p.metadata?.deletionTimestamp)).toEqual([]);
     } finally {
       await w.c.kubectl(['uncordon', waiting]);
     }
-    const n = await w.get<{ metadata: { labels?: Record<string, string> } }>('Node', waiting);
-    expect(n?.metadata.labels?.[MODE]).toBe('mining');
   }, 240_000);
+});
+
+describe('a replica lost under a running gang', () => {
+  it('restarts the whole gang as a new run with the restart count in its env; past backoffLimit, Failed', async () => {
+    await w.apply(jobManifest(w.ns, 'fragile', { replicas: 2, gpusPerReplica: 4, backoffLimit: 1 }));
+    const isUp = async () => {
+      const j = await job('fragile');
+      return conditionOf(j, 'Running')?.status === 'True' ? j : undefined;
+    };
+    await waitFor('the gang Running', isUp, 120_000);
+    const [victim] = (await jobPods('fragile')).filter(isRunning);
+    await w.c.kubectl(['delete', 'pod', victim?.metadata?.name ?? '', '-n', w.ns, '--wait=false']);
+    const restarted = await waitFor(
+      'the gang Running again as run 1',
+      async () => {
+        const j = await isUp();
+        const pods = (await jobPods('fragile')).filter(isRunning);
+        return j?.status &&
+          (j.status as { restarts?: number }).restarts === 1 &&
+          pods.length === 2 &&
+          pods.every((p) => /^fragile-r1-\d$/.test(p.metadata?.name ?? ''))
+          ? pods
+          : undefined;
+      },
+      120_000,
+    );
+    for (const p of restarted) {
+      expect(p.spec?.containers[0]?.env).toContainEqual({ name: 'RIGSHIFT_RESTART_COUNT', value: '1' });
+    }
+    const events = await w.events('fragile', w.ns);
+    expect(events.find((e) => e.reason === 'GangRestarted')?.note).toMatch(
+      /was lost.*restart 1 of at most 1/,
+    );
+
+    // Lost again: the limit is reached, the job fails with the reason and its nodes go back to mining.
+    await w.c.kubectl(['delete', 'pod', restarted[0]?.metadata?.name ?? '', '-n', w.ns, '--wait=false']);
+    const failed = await waitFor(
+      'Failed at the backoff limit',
+      async () => {
+        const j = await job('fragile');
+        return conditionOf(j, 'Failed')?.status === 'True' ? j : undefined;
+      },
+      60_000,
+    );
+    expect(conditionOf(failed, 'Failed')).toMatchObject({
+      reason: 'BackoffLimitExceeded',
+      message: expect.stringMatching(/was lost.*already restarted 1 times \(backoffLimit 1\)/),
+    });
+    await deleteJob('fragile');
+  }, 300_000);
 });
