@@ -4,7 +4,7 @@
 // price it finds in the MiningPool's status, and every node mines (before: the yield was unknown at once and
 // neither the new node nor the one that lost its miner got one). Restarted again while the feed answers a 100×
 // glitch, the glitch is refused as an outlier against the restored value. Past maxAgeSeconds the yield turns
-// unknown, and the nodes still mine.
+// unknown, and the nodes still mine, as does a node that joins then.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Manager } from '../../../src/controller/manager.js';
@@ -126,14 +126,24 @@ describe('a price outage', () => {
       expect(stale.c.reason).toBe('Stale');
       // Held until maxAgeSeconds after the read before the restarts, not unknown at the restart.
       expect(stale.at).toBeGreaterThanOrEqual(readAt + MAX_AGE * 1000);
+      // A node that joins while the yield is unknown gets its miner too.
+      const [late] = await w.c.addGpuNodes({
+        count: 1,
+        product: P3090,
+        gpus: 8,
+        memoryMiB: 24576,
+        namePrefix: `${w.ns}-late`,
+        labels: { 'rigshift.io/test': w.ns },
+      });
+      w.nodes.push(late ?? '');
       const miners = await waitAllMining(w, 30_000);
-      expect(miners.size).toBe(3);
+      expect(miners.size).toBe(4);
       await waitFor('every node planned to mine on while the yield is unknown', async () => {
         const reasons = (await w.nodeObjects()).map(
           (n) => n.metadata?.annotations?.['rigshift.io/target-reason'],
         );
         return (
-          reasons.length === 3 && reasons.every((r) => /mining goes on, the farm's default/.test(r ?? ''))
+          reasons.length === 4 && reasons.every((r) => /mining goes on, the farm's default/.test(r ?? ''))
         );
       });
     },
