@@ -227,6 +227,39 @@ describe('helm lint and template', () => {
     expect(off.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'))).toEqual([]);
   });
 
+  it('refuses renter pods that request GPUs in the renter namespaces only (never the farm’s)', async () => {
+    const render = async (set: string) =>
+      parseAll(
+        await renderChart(c, 'rig', 'ops', ['--set', set, '--show-only', 'templates/gpu-policy.yaml']),
+      );
+    const objs = await render('rbac.workloadNamespaces={team-a,farm-b},operator.poolNamespaces={farm-b}');
+    const binding = find(objs, 'ValidatingAdmissionPolicyBinding') as Obj & { spec: Json };
+    expect((binding.spec.matchResources as Json).namespaceSelector).toEqual({
+      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a'] }],
+    });
+    const policy = find(objs, 'ValidatingAdmissionPolicy') as Obj & { spec: Json };
+    expect(JSON.stringify(policy.spec)).toContain("'system:serviceaccount:ops:rig-rigshift'");
+    const everywhere = await render('rbac.allNamespaces=true');
+    const wide = find(everywhere, 'ValidatingAdmissionPolicyBinding') as Obj & { spec: Json };
+    expect((wide.spec.matchResources as Json).namespaceSelector).toEqual({
+      matchExpressions: [
+        {
+          key: 'kubernetes.io/metadata.name',
+          operator: 'NotIn',
+          values: ['ops', 'kube-system', 'kube-public', 'kube-node-lease'],
+        },
+      ],
+    });
+    // No renter namespace, nothing to guard (the release namespace is the farm's).
+    const none = await c.helm(
+      ['template', 'rig', CHART_DIR, '-n', 'ops', '--show-only', 'templates/gpu-policy.yaml'],
+      {
+        allowFail: true,
+      },
+    );
+    expect(none.stderr).toMatch(/could not find template/);
+  });
+
   it('renders the optional ServiceMonitor and NetworkPolicy against the metrics Service and port', async () => {
     const objs = parseAll(
       await renderChart(c, 'rigshift', 'ops', [

@@ -39,12 +39,21 @@ kind: TrainingJob
 metadata: {name: ${name}, namespace: ${namespace}}
 spec: {image: 'train:1', replicas: 1, gpusPerReplica: 8, bidUsdPerGpuHour: '1.00'}
 `;
-const pod = (namespace: string, priorityClassName?: string) =>
+const pod = (namespace: string, priorityClassName?: string, gpus?: number) =>
   yaml.dump({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: `p-${Math.random().toString(16).slice(2, 8)}`, namespace },
-    spec: { ...(priorityClassName ? { priorityClassName } : {}), containers: [{ name: 'c', image: 'x:1' }] },
+    spec: {
+      ...(priorityClassName ? { priorityClassName } : {}),
+      containers: [
+        {
+          name: 'c',
+          image: 'x:1',
+          ...(gpus ? { resources: { limits: { 'nvidia.com/gpu': String(gpus) } } } : {}),
+        },
+      ],
+    },
   });
 
 /** kubectl as someone else (impersonation); the result, never a throw. */
@@ -65,7 +74,9 @@ beforeAll(async () => {
   extra = await renderChart(c, rbac.release, farm, [
     '--set',
     `priorityClasses.mining.name=${classes.mining},priorityClasses.training.name=${classes.training}`,
-    ...['aggregate-roles', 'priorityclasses', 'priorityclass-policy'].flatMap((t) => [
+    '--set-json',
+    `rbac.workloadNamespaces=${JSON.stringify([renter])}`,
+    ...['aggregate-roles', 'priorityclasses', 'priorityclass-policy', 'gpu-policy'].flatMap((t) => [
       '--show-only',
       `templates/${t}.yaml`,
     ]),
@@ -188,6 +199,21 @@ describe('a renter with edit in their namespace', () => {
     expect(plain.code).toBe(0);
   });
 
+  it('cannot run a plain pod that requests a GPU (it would outrank the miners): the GPU policy says why', async () => {
+    const r = await as(alice, ['create', '-f', '-'], pod(renter, undefined, 8));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(
+      `pods in ${renter} get GPUs only through a TrainingJob: the farm rents its GPUs through rigshift ` +
+        `(${rbac.username} creates the training pods), so submit a TrainingJob with your bid instead`,
+    );
+    // In a namespace that is no renter's (not in rbac.workloadNamespaces) the policy does not apply.
+    const admin = await c.kubectl(['create', '--dry-run=server', '-f', '-'], {
+      input: pod(farm, undefined, 8),
+      allowFail: true,
+    });
+    expect(admin.stderr).toBe('');
+  });
+
   it('cannot get them through a controller either: the ReplicaSet’s pods are refused', async () => {
     const deployment = yaml.dump({
       apiVersion: 'apps/v1',
@@ -284,9 +310,9 @@ describe('a renter with edit in their namespace', () => {
 });
 
 describe("the operator's ServiceAccount", () => {
-  it('creates pods at both rigshift priorities where it may create pods', async () => {
+  it('creates GPU pods at both rigshift priorities where it may create pods', async () => {
     for (const pc of [classes.mining, classes.training]) {
-      const r = await as(rbac.username, ['create', '--dry-run=server', '-f', '-'], pod(renter, pc));
+      const r = await as(rbac.username, ['create', '--dry-run=server', '-f', '-'], pod(renter, pc, 8));
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
     }
@@ -388,6 +414,16 @@ describe('the verb × resource matrix', () => {
         table[label]![role] = r.code === 0;
       }
     }
+    for (const [label, gpus] of [
+      ['create pod without GPU (own ns)', 0],
+      ['create pod requesting nvidia.com/gpu (own ns)', 8],
+    ] as const) {
+      table[label] = {};
+      for (const [role, user] of columns) {
+        const r = await as(user, ['create', '--dry-run=server', '-f', '-'], pod(renter, undefined, gpus));
+        table[label]![role] = r.code === 0;
+      }
+    }
   }, 120_000);
 
   afterAll(() => {
@@ -400,13 +436,13 @@ describe('the verb × resource matrix', () => {
     const text = [header, ...lines].join('\n');
     if (process.env.RIGSHIFT_TENANCY_MATRIX) writeFileSync(process.env.RIGSHIFT_TENANCY_MATRIX, `${text}\n`);
     process.stdout.write(
-      `\nWhat a renter may do (SubjectAccessReview; pods: the admission policy):\n${text}\n`,
+      `\nWhat a renter may do (SubjectAccessReview; pods: real dry-run requests, RBAC then the admission policies):\n${text}\n`,
     );
   });
 
   it('lets edit and admin write TrainingJobs in their namespace only, and nobody write the farm', () => {
     for (const [label, cells] of Object.entries(table)) {
-      const tj = /^\S+ trainingjobs \(own ns\)$/.test(label);
+      const tj = /^\S+ trainingjobs \(own ns\)$/.test(label) || label === 'create pod without GPU (own ns)';
       const read = /^(get|list|watch) /.test(label);
       const readable =
         read &&
