@@ -194,7 +194,9 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
     ) {
       const current = await settle(target, 'planned');
       await ensureMiner(current, target);
-      return;
+      // The end of an abort's cool-down changes the node (the abort is cleared): the planner may use it again.
+      const coolingMs = (st.drainAbortedMs ?? 0) + policy.drainTimeoutSeconds * 1000 - now;
+      return st.drainAbortedMs !== undefined && coolingMs > 0 ? { requeueAfterMs: coolingMs } : undefined;
     }
     if (target === 'idle' && mode === 'training') {
       await settle('idle', 'planned');

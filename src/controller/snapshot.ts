@@ -196,6 +196,20 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
         startFailed.set(key, { failures, retryAfterMs: nowMs + startBackoffMs(policy, failures), reason });
         requeued.set(key, reason);
       }
+    } else if (phase === 'pending') {
+      // Sent back to the queue by an aborted drain: it keeps saying so while the node cools down (read back
+      // from its own Queued message, so the reason outlives the round that undid the admission).
+      const m = /^the drain of (\S+(?:, \S+)*) was aborted/.exec(
+        findCondition(job.status?.conditions, 'Queued')?.message ?? '',
+      );
+      const gaveUp = (m?.[1] ?? '').split(', ').filter((n) => aborted.has(n));
+      const why = gaveUp.flatMap((n) => abortCause.get(n) ?? []);
+      if (gaveUp.length > 0) {
+        requeued.set(
+          key,
+          `the drain of ${gaveUp.join(', ')} was aborted${why.length > 0 ? ` (${why.join('; ')})` : ''}`,
+        );
+      }
     }
     jobs.set(key, { job, phase });
     if (phase !== 'pending' && phase !== 'admitted' && phase !== 'running') continue;

@@ -294,7 +294,8 @@ describe('node reconciler', () => {
     const name =
       buildMinerPod(pool(), 'a', 8, policy(), { terminationGracePeriodSeconds: 3 }).metadata?.name ?? '';
     const h = harness(node, [minerPod(name, 'a')]);
-    await h.run();
+    // Looked at again when the cool-down ends (60 s drain timeout, aborted 10 s ago).
+    expect(await h.run()).toEqual({ requeueAfterMs: 50_000 });
     expect(calls(h).filter((c) => c.includes('eviction'))).toEqual([]);
     expect(nodeWrites(h).map((w) => w.metadata.labels['rigshift.io/mode'])).not.toContain('draining');
   });

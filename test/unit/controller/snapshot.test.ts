@@ -237,6 +237,18 @@ describe('jobs', () => {
     expect(buildSnapshot(input({ nodes, jobs: [j] })).requeued.get('ml/adm')).toBe(
       'the drain of a was aborted (farm/etc-a: Terminating, held by finalizer example.com/hold)',
     );
+
+    // Back in the queue, it keeps saying so while the node cools down; not after.
+    const queued = {
+      ...condition('Queued', 'True'),
+      message: 'the drain of a was aborted (old); no capacity',
+    };
+    const pending = job('adm', {}, { conditions: [queued] });
+    expect(buildSnapshot(input({ nodes, jobs: [pending] })).requeued.get('ml/adm')).toBe(
+      'the drain of a was aborted (farm/etc-a: Terminating, held by finalizer example.com/hold)',
+    );
+    nodes[0] = modeNode('a', 'mining', 'training', { 'rigshift.io/drain-aborted': iso(NOW - 3_600_000) });
+    expect(buildSnapshot(input({ nodes, jobs: [pending] })).requeued.has('ml/adm')).toBe(false);
   });
 
   it('several replicas on one node: one entry each, shares summed', () => {
