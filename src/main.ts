@@ -16,19 +16,29 @@ export interface OperatorRunOptions extends Partial<ManagerOptions> {
 export async function runOperator(opts: OperatorRunOptions): Promise<number> {
   const log = createLogger(opts.logLevel);
   let manager: Manager;
+  let exitLost: ((code: number) => void) | undefined;
   try {
     const kc = loadKubeConfig({
       kubeconfig: opts.kubeconfig,
       inCluster: opts.inCluster,
       context: opts.context,
     });
-    manager = new Manager(kc, opts, { logger: log });
+    // Losing the lease ends the process (as controller-runtime does): its writes are already cancelled, and
+    // the Deployment restarts it clean, with empty caches, as a standby.
+    manager = new Manager(kc, opts, {
+      logger: log,
+      onLeadershipLost: (why) => {
+        log.fatal({ why }, `leadership lost (${why}): exiting; a restarted process campaigns again`);
+        exitLost?.(1);
+      },
+    });
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
     return 1;
   }
   let stopping: Promise<void> | undefined;
   const stopped = new Promise<number>((resolve) => {
+    exitLost = resolve;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
         log.warn({ signal }, 'second signal: exiting now');

@@ -12,7 +12,7 @@ import { LeaderElector } from '../kube/leader.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from '../kube/metrics.js';
 import { MetricsAuthorizer } from '../kube/metrics-auth.js';
 import { Kinds, resourcePath } from '../kube/resources.js';
-import { isApiError, isNotFound } from '../kube/rest.js';
+import { createRestClient, isApiError, isNotFound, type RestClient } from '../kube/rest.js';
 import { objectKey, WorkQueue, type ReconcileFn } from '../kube/workqueue.js';
 import type { Logger } from '../log.js';
 import { Parsed, type Caches } from './caches.js';
@@ -84,6 +84,9 @@ export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
   cacheSyncTimeoutMs: 120_000,
 };
 
+/** The write fence outside any term: a standby writes nothing through the operator's client. */
+const NOT_LEADING = AbortSignal.abort(new Error('not leading'));
+
 interface Queues {
   fleet: WorkQueue;
   node: WorkQueue;
@@ -121,6 +124,13 @@ export class Manager {
   };
   readonly caches: Caches;
   private queues: Queues | undefined;
+  /** The leadership term: every write through `client` is bound to it (see `writeFence` in rest.ts). */
+  private term: AbortSignal | undefined;
+  private ownTerm: AbortController | undefined;
+  private stopping = false;
+  /** Lease writes and metrics auth reviews: not bound to the term (a standby campaigns and serves). */
+  private readonly unfenced: RestClient;
+  private readonly onLeadershipLost: ((why: string) => void) | undefined;
   private elector: LeaderElector | undefined;
   private http: RunningHttpServer | undefined;
   private started = false;
@@ -128,19 +138,28 @@ export class Manager {
   constructor(
     kc: KubeConfig,
     opts: Partial<ManagerOptions> = {},
-    deps: { logger?: Logger; clock?: Clock } = {},
+    deps: {
+      logger?: Logger;
+      clock?: Clock;
+      /**
+       * Called once the lease is lost (its writes already cancelled). `rigshift run` exits the process here,
+       * as controller-runtime does; without it the manager stands by and campaigns again.
+       */
+      onLeadershipLost?: (why: string) => void;
+    } = {},
   ) {
     this.opts = { ...DEFAULT_MANAGER_OPTIONS, ...opts };
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger;
+    this.onLeadershipLost = deps.onLeadershipLost;
     this.identity = this.opts.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics({ jobBids: this.opts.metricsJobBids });
-    this.client = createKubeClient(kc, {
-      onRequest: (verb, code) => {
-        this.metrics.apiRequests.inc({ verb, code: String(code) });
-        this.requests.set(verb, (this.requests.get(verb) ?? 0) + 1);
-      },
-    });
+    const onRequest = (verb: string, code: number): void => {
+      this.metrics.apiRequests.inc({ verb, code: String(code) });
+      this.requests.set(verb, (this.requests.get(verb) ?? 0) + 1);
+    };
+    this.client = createKubeClient(kc, { onRequest, writeFence: () => this.term ?? NOT_LEADING });
+    this.unfenced = createRestClient(kc, { onRequest });
     this.policyFileSpec = this.opts.policyFile ? loadPolicyFile(this.opts.policyFile) : undefined;
     this.events = new EventRecorder(this.client, {
       reportingInstance: this.identity.slice(0, 128),
@@ -197,7 +216,7 @@ export class Manager {
     if (this.opts.metricsAddress !== undefined) {
       const auth =
         this.opts.metricsAuth === 'kubernetes'
-          ? new MetricsAuthorizer({ rest: this.client.rest, clock: this.clock })
+          ? new MetricsAuthorizer({ rest: this.unfenced, clock: this.clock })
           : undefined;
       const tls = this.opts.metricsTls;
       this.http = await startHttpServer({
@@ -223,27 +242,34 @@ export class Manager {
       this.lead();
       return;
     }
-    this.elector = new LeaderElector(this.client, {
-      namespace: this.opts.leaderElectionNamespace,
-      name: this.opts.leaderElectionId,
-      identity: this.identity,
-      leaseDurationMs: this.opts.leaseDurationSeconds * 1000,
-      renewDeadlineMs: this.opts.renewDeadlineSeconds * 1000,
-      retryPeriodMs: this.opts.retryPeriodSeconds * 1000,
-      clock: this.clock,
-      logger: this.log,
-      onStartedLeading: () => this.lead(),
-      onStoppedLeading: () => this.standDown(),
-      onNewLeader: (id) => this.log?.info({ leader: id, me: this.identity }, 'leader observed'),
-    });
+    this.elector = new LeaderElector(
+      { rest: this.unfenced },
+      {
+        namespace: this.opts.leaderElectionNamespace,
+        name: this.opts.leaderElectionId,
+        identity: this.identity,
+        leaseDurationMs: this.opts.leaseDurationSeconds * 1000,
+        renewDeadlineMs: this.opts.renewDeadlineSeconds * 1000,
+        retryPeriodMs: this.opts.retryPeriodSeconds * 1000,
+        clock: this.clock,
+        logger: this.log,
+        onStartedLeading: (signal) => this.lead(signal),
+        onStoppedLeading: (why) => this.lost(why),
+        onNewLeader: (id) => this.log?.info({ leader: id, me: this.identity }, 'leader observed'),
+      },
+    );
     this.elector.start();
   }
 
   /** Stops reconciling (in-flight work finishes), hands the lease over, stops the caches and the server. */
   async stop(): Promise<void> {
-    if (this.elector) await this.elector.stop({ release: true });
-    else await this.standDown();
+    this.stopping = true;
+    // Still leading: in-flight reconciles and pending Event writes finish, then the term ends.
+    await this.standDown();
     await this.events.close();
+    if (this.elector) await this.elector.stop({ release: true });
+    this.ownTerm?.abort(new Error('operator stopped'));
+    this.term = undefined;
     await Promise.all(this.allInformers().map((i) => i.stop()));
     await this.http?.close();
     this.http = undefined;
@@ -476,9 +502,14 @@ export class Manager {
     }
   }
 
-  /** A new term: fresh queues, every object enqueued once. */
-  private lead(): void {
-    if (this.queues) return;
+  /** A new term: fresh queues, every object enqueued once; writes are bound to the term's signal. */
+  private lead(signal?: AbortSignal): void {
+    if (this.queues || this.stopping) return;
+    if (!signal) {
+      this.ownTerm = new AbortController();
+      signal = this.ownTerm.signal;
+    }
+    this.term = signal;
     const r = this.reconcilers();
     // Pools outside the pool namespaces are only told that they are ignored.
     r.pool = scopedPoolReconciler(r.pool, {
@@ -508,6 +539,21 @@ export class Manager {
     for (const n of inf.nodes.list()) queues.node.add(n.metadata?.name ?? '');
     queues.fleet.add(FLEET_KEY);
     for (const queue of Object.values(queues)) queue.start();
+  }
+
+  /**
+   * The lease was lost (or given up by stop()). Lost: the term's signal is already aborted, so every write in
+   * flight is cancelled and no new one is sent; the reconciles return, then the owner is told (and exits).
+   */
+  private async lost(why: string): Promise<void> {
+    this.term = undefined;
+    if (this.stopping) {
+      await this.standDown();
+      return;
+    }
+    this.log?.error({ identity: this.identity, why }, 'leadership lost: writes cancelled');
+    await this.standDown();
+    this.onLeadershipLost?.(why);
   }
 
   /** End of a term: no new work, in-flight reconciles finish. */

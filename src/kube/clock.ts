@@ -1,6 +1,9 @@
 /** Time and timers, injected so that queues, elections and recorders can be tested without sleeping. */
 export interface Clock {
+  /** Wall-clock time (ms since the epoch): for timestamps written to objects. */
   now(): number;
+  /** Monotonic time (ms, arbitrary origin) for measuring intervals; wall-clock steps do not move it. */
+  monotonic?(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
@@ -9,12 +12,18 @@ export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, Math.max(0, ms));
     return t;
   },
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+/** Monotonic time of a clock (its wall clock when it has none). */
+export function monotonicNow(clock: Clock): number {
+  return clock.monotonic ? clock.monotonic() : clock.now();
+}
 
 /** Resolves after `ms` on the given clock, or rejects with the signal's reason when aborted first. */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
@@ -64,8 +73,19 @@ export class FakeClock implements Clock {
     this.current = start;
   }
 
+  private wallOffset = 0;
+
   now(): number {
+    return this.current + this.wallOffset;
+  }
+
+  monotonic(): number {
     return this.current;
+  }
+
+  /** Steps the wall clock (as NTP or an operator might) without moving monotonic time or timers. */
+  stepWallClock(ms: number): void {
+    this.wallOffset += ms;
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import { microTime, sleep, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { microTime, monotonicNow, sleep, systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { KubeClient } from './client.js';
 import { Kinds, resourcePath } from './resources.js';
 import { isConflict, isNotFound } from './rest.js';
@@ -33,8 +33,11 @@ export interface LeaderElectionOptions {
   retryPeriodMs?: number;
   /** Called on becoming leader; the signal aborts when leadership ends. */
   onStartedLeading(signal: AbortSignal): void | Promise<void>;
-  /** Called after leadership ends (awaited before the lease is released). */
-  onStoppedLeading?(): void | Promise<void>;
+  /**
+   * Called after leadership ends, with why (awaited before the lease is released, and before a new term can
+   * begin). The term's signal is aborted before it is called.
+   */
+  onStoppedLeading?(why: string): void | Promise<void>;
   /** Called when the observed holder changes (including to ourselves). */
   onNewLeader?(identity: string): void;
   clock?: Clock;
@@ -62,7 +65,10 @@ export function canAcquire(
 
 /**
  * Lease-based leader election. Updates carry the lease's resourceVersion (opaque, compared only for
- * equality by the server), so two candidates can never both win the same round.
+ * equality by the server), so two candidates can never both win the same round. All timing is monotonic
+ * (a wall-clock step cannot extend a term); the wall clock only fills the Lease's timestamps. A renewal
+ * counts from when its request was sent, not from its answer: the server may have stored it at any time in
+ * between, and others count the lease duration from when they saw it.
  */
 export class LeaderElector {
   private readonly clock: Clock;
@@ -149,18 +155,27 @@ export class LeaderElector {
     return fn(term.signal);
   }
 
+  private mono(): number {
+    return monotonicNow(this.clock);
+  }
+
   private async run(): Promise<void> {
     while (this.running) {
-      const ok = await this.tryAcquireOrRenew().catch((err: unknown) => {
+      const sentAt = this.mono();
+      let ok = await this.tryAcquireOrRenew().catch((err: unknown) => {
         this.opts.logger?.warn({ err, lease: this.opts.name }, 'lease acquire/renew failed');
         return false;
       });
       if (!this.running) break;
+      // An answer that came after the deadline (counted from the request) renews nothing.
+      if (ok && this.mono() - sentAt >= this.renewDeadlineMs) ok = false;
+      // A term that is ending finishes (its writes cancelled, its reconciles returned) before a new one begins.
+      if (this.stepping) await this.stepping;
       if (ok) {
-        this.lastRenewMs = this.clock.now();
-        this.armDeadline();
+        this.lastRenewMs = sentAt;
+        this.armDeadline(sentAt);
         if (this.current !== 'leader') this.becomeLeader();
-      } else if (this.current === 'leader' && this.clock.now() - this.lastRenewMs >= this.renewDeadlineMs) {
+      } else if (this.current === 'leader' && this.mono() - this.lastRenewMs >= this.renewDeadlineMs) {
         await this.stepDown('renew deadline passed');
       }
       try {
@@ -172,7 +187,7 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const now = this.clock.now();
+    const now = this.clock.now(); // wall clock: only for the Lease's timestamps
     const timeoutMs = this.renewDeadlineMs;
     // Fast path while leading: update the lease we last wrote, without reading it first.
     if (this.current === 'leader' && this.lease) {
@@ -190,8 +205,9 @@ export class LeaderElector {
       if (!isNotFound(err)) throw err;
       return this.create(now, timeoutMs);
     }
-    this.observe(lease, now);
-    const verdict = canAcquire(lease.spec ?? {}, this.opts.identity, this.observedAtMs, now);
+    // Observed when the answer came (the later time: others' leases are never cut short).
+    this.observe(lease);
+    const verdict = canAcquire(lease.spec ?? {}, this.opts.identity, this.observedAtMs, this.mono());
     if (!verdict.ok) {
       this.lease = undefined;
       // Someone else holds a live lease: our term is over whatever our deadline says.
@@ -228,7 +244,7 @@ export class LeaderElector {
         timeoutMs,
       });
       this.lease = res.body;
-      this.observe(res.body, now);
+      this.observe(res.body);
       return true;
     } catch (err) {
       if (isConflict(err)) return false; // created by another candidate meanwhile
@@ -258,10 +274,11 @@ export class LeaderElector {
       timeoutMs,
     });
     this.lease = res.body;
-    this.observe(res.body, now);
+    this.observe(res.body);
   }
 
-  private observe(lease: Lease, now: number): void {
+  private observe(lease: Lease): void {
+    const now = this.mono();
     const spec = lease.spec ?? {};
     const key = `${spec.holderIdentity ?? ''}|${spec.renewTime ?? ''}|${lease.metadata.resourceVersion ?? ''}`;
     if (key !== this.observedKey) {
@@ -285,13 +302,19 @@ export class LeaderElector {
       .catch((err: unknown) => this.opts.logger?.error({ err }, 'onStartedLeading failed'));
   }
 
-  /** Steps down if renewal has not succeeded by the deadline, even while a request hangs. */
-  private armDeadline(): void {
+  /**
+   * Steps down when no renewal has succeeded by the deadline (from the last renewal request sent), even while
+   * a request hangs. The run loop awaits the step-down before it may start another term.
+   */
+  private armDeadline(sentAt: number): void {
     if (this.deadline) this.clock.clearTimeout(this.deadline);
-    this.deadline = this.clock.setTimeout(() => {
-      this.deadline = undefined;
-      if (this.current === 'leader') void this.stepDown('renew deadline passed');
-    }, this.renewDeadlineMs);
+    this.deadline = this.clock.setTimeout(
+      () => {
+        this.deadline = undefined;
+        if (this.current === 'leader') void this.stepDown('renew deadline passed');
+      },
+      sentAt + this.renewDeadlineMs - this.mono(),
+    );
   }
 
   private stepDown(why: string): Promise<void> {
@@ -306,7 +329,7 @@ export class LeaderElector {
       this.leading = undefined;
       this.opts.logger?.warn({ lease: this.opts.name, identity: this.opts.identity, why }, 'stopped leading');
       try {
-        await this.opts.onStoppedLeading?.();
+        await this.opts.onStoppedLeading?.(why);
       } catch (err) {
         this.opts.logger?.error({ err }, 'onStoppedLeading failed');
       }

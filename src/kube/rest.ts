@@ -89,6 +89,11 @@ export interface RestClientOptions {
   timeoutMs?: number;
   /** Called once per HTTP round trip (for request counting metrics). */
   onRequest?(method: string, statusCode: number, ms: number): void;
+  /**
+   * The signal every write (any method but GET) is bound to: refused once it is aborted, cancelled when it
+   * aborts mid-request. The operator passes its leadership term, so nothing is written after losing it.
+   */
+  writeFence?(): AbortSignal | undefined;
 }
 
 /** Thin JSON client over the KubeConfig's TLS and auth settings; errors carry the server's message. */
@@ -194,7 +199,7 @@ export function createRestClient(kc: KubeConfig, opts: RestClientOptions = {}): 
     kc,
     async request<T>(req: RestRequest): Promise<RestResponse<T>> {
       for (let attempt = 0; ; attempt++) {
-        const res = await once<T>(req);
+        const res = await once<T>(fenced(req));
         if (res.statusCode >= 200 && res.statusCode < 300) {
           return { statusCode: res.statusCode, headers: res.headers, body: res.body };
         }
@@ -208,6 +213,26 @@ export function createRestClient(kc: KubeConfig, opts: RestClientOptions = {}): 
       }
     },
   };
+
+  /** The request bound to the write fence (checked again before every attempt). */
+  function fenced(req: RestRequest): RestRequest {
+    const fence = req.method === 'GET' ? undefined : opts.writeFence?.();
+    if (!fence) return req;
+    if (fence.aborted) {
+      const why = fence.reason instanceof Error ? fence.reason.message : String(fence.reason ?? 'fenced');
+      throw new WriteFencedError(req.method, req.path, why);
+    }
+    return { ...req, signal: req.signal ? AbortSignal.any([req.signal, fence]) : fence };
+  }
+}
+
+/** A write refused before it was sent: the fence (the leadership term) has ended. */
+export class WriteFencedError extends Error {
+  override readonly name = 'WriteFencedError';
+
+  constructor(method: string, path: string, why: string) {
+    super(`${method} ${path}: not sent: ${why}`);
+  }
 }
 
 function isStatus(body: unknown): body is ApiStatus {

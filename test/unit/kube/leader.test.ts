@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { FakeClock, flushPromises } from '../../../src/kube/clock.js';
+import { FakeClock, flushPromises, sleep } from '../../../src/kube/clock.js';
 import { LeaderElector, canAcquire, type Lease } from '../../../src/kube/leader.js';
 import { ApiError, type RestClient, type RestRequest, type RestResponse } from '../../../src/kube/rest.js';
 
@@ -12,6 +12,8 @@ class FakeLeaseServer {
   private n = 0;
   failing = new Set<string>();
   writes: string[] = [];
+  /** Answers to these candidates come this late (the request itself is handled at once). */
+  slow = new Map<string, { clock: FakeClock; ms: number }>();
 
   client(identity: string): { rest: RestClient } {
     const rest: RestClient = {
@@ -19,7 +21,18 @@ class FakeLeaseServer {
       request: async <T>(req: RestRequest): Promise<RestResponse<T>> => {
         await Promise.resolve();
         if (this.failing.has(identity)) throw new Error(`${identity}: connection refused`);
-        return this.handle(req) as RestResponse<T>;
+        const slow = this.slow.get(identity);
+        if (!slow) return this.handle(req) as RestResponse<T>;
+        let answer: RestResponse<unknown> | undefined;
+        let error: unknown;
+        try {
+          answer = this.handle(req);
+        } catch (err) {
+          error = err;
+        }
+        await sleep(slow.clock, slow.ms);
+        if (!answer) throw error;
+        return answer as RestResponse<T>;
       },
     };
     return { rest };
@@ -54,7 +67,13 @@ class FakeLeaseServer {
   }
 }
 
-function elector(server: FakeLeaseServer, clock: FakeClock, identity: string, log: string[]) {
+function elector(
+  server: FakeLeaseServer,
+  clock: FakeClock,
+  identity: string,
+  log: string[],
+  stopped?: () => Promise<void>,
+) {
   return new LeaderElector(server.client(identity), {
     namespace: 'ns',
     name: 'op',
@@ -67,7 +86,8 @@ function elector(server: FakeLeaseServer, clock: FakeClock, identity: string, lo
       log.push(`${identity} started`);
       signal.addEventListener('abort', () => log.push(`${identity} signal aborted`));
     },
-    onStoppedLeading: () => {
+    onStoppedLeading: async () => {
+      await stopped?.();
       log.push(`${identity} stopped`);
     },
   });
@@ -193,6 +213,80 @@ describe('LeaderElector', () => {
     expect(a.leader()).toBe('b');
     await a.stop();
     await b.stop();
+  });
+
+  it('counts a renewal from its request: an answer later than the deadline renews nothing', async () => {
+    const server = new FakeLeaseServer();
+    const clock = new FakeClock(0);
+    const log: string[] = [];
+    const a = elector(server, clock, 'a', log);
+    a.start();
+    await run(clock, 3000);
+    expect(a.isLeader()).toBe(true);
+    // Every answer now takes 11 s: each renewal is stored, but none is known to have been before its deadline.
+    server.slow.set('a', { clock, ms: 11_000 });
+    const slowFrom = clock.now();
+    let downAt = -1;
+    let ledAgain = false;
+    await run(clock, 60_000, () => {
+      if (downAt < 0 && !a.isLeader()) downAt = clock.now();
+      else if (downAt >= 0 && a.isLeader()) ledAgain = true;
+    });
+    expect(downAt).toBeGreaterThan(0);
+    // The last renewal sent before the slowdown was at most a retry period earlier.
+    expect(downAt - slowFrom).toBeLessThanOrEqual(10_000);
+    expect(ledAgain).toBe(false);
+    expect(log).toEqual(['a started', 'a signal aborted', 'a stopped']);
+    server.slow.delete('a');
+    await a.stop({ release: false });
+  });
+
+  it('times its term on the monotonic clock: a wall-clock step does not end it', async () => {
+    const server = new FakeLeaseServer();
+    const clock = new FakeClock(0);
+    const log: string[] = [];
+    const a = elector(server, clock, 'a', log);
+    const b = elector(server, clock, 'b', log);
+    a.start();
+    await run(clock, 1000);
+    b.start();
+    await run(clock, 3000);
+    // The wall clock jumps a minute ahead while one renewal fails (2 s after the last good one).
+    clock.stepWallClock(60_000);
+    server.failing.add('a');
+    await run(clock, 2000, () => expect(a.isLeader()).toBe(true));
+    server.failing.delete('a');
+    clock.stepWallClock(-120_000);
+    await run(clock, 30_000, () => {
+      expect(a.isLeader()).toBe(true);
+      expect(b.isLeader()).toBe(false);
+    });
+    expect(log).toEqual(['a started']);
+    await a.stop();
+    await b.stop();
+  });
+
+  it('begins no new term before the last one has ended', async () => {
+    const server = new FakeLeaseServer();
+    const clock = new FakeClock(0);
+    const log: string[] = [];
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const a = elector(server, clock, 'a', log, () => gate);
+    a.start();
+    await run(clock, 1000);
+    server.failing.add('a');
+    await run(clock, 11_000);
+    server.failing.delete('a');
+    // Renewals succeed again, but the old term's step-down (its reconciles returning) is still under way.
+    await run(clock, 10_000);
+    expect(log).toEqual(['a started', 'a signal aborted']);
+    expect(a.isLeader()).toBe(false);
+    release();
+    await run(clock, 3000);
+    expect(log).toEqual(['a started', 'a signal aborted', 'a stopped', 'a started']);
+    expect(a.isLeader()).toBe(true);
+    await a.stop();
   });
 
   it('runs work only on the leader', async () => {
