@@ -10,21 +10,27 @@ export interface RateLimiter {
   retries(key: string): number;
 }
 
-/** Per-key exponential backoff: base, 2×base, 4×base, ... capped at max. */
+/**
+ * Per-key exponential backoff: base, 2×base, 4×base, ... capped at max; with `jitter` j each delay is stretched
+ * by a random factor in [1, 1 + j) so that keys that failed together do not retry in lockstep.
+ */
 export class ExponentialBackoff implements RateLimiter {
   private failures = new Map<string, number>();
 
   constructor(
     readonly baseMs = 5,
     readonly maxMs = 5 * 60_000,
+    readonly jitter = 0,
+    private readonly random: () => number = Math.random,
   ) {
     if (baseMs <= 0 || maxMs < baseMs) throw new Error(`invalid backoff: base ${baseMs} ms, max ${maxMs} ms`);
+    if (jitter < 0 || jitter > 1) throw new Error(`invalid backoff jitter ${jitter}: between 0 and 1`);
   }
 
   when(key: string): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    return backoffDelay(this.baseMs, this.maxMs, n);
+    return jittered(backoffDelay(this.baseMs, this.maxMs, n), this.jitter, this.random);
   }
 
   forget(key: string): void {
@@ -40,6 +46,11 @@ export class ExponentialBackoff implements RateLimiter {
 export function backoffDelay(baseMs: number, maxMs: number, attempt: number): number {
   if (attempt >= 52) return maxMs;
   return Math.min(maxMs, baseMs * 2 ** attempt);
+}
+
+/** `ms` stretched by a random factor in [1, 1 + jitter), rounded to whole ms. */
+export function jittered(ms: number, jitter: number, random: () => number = Math.random): number {
+  return jitter > 0 ? Math.round(ms * (1 + jitter * random())) : ms;
 }
 
 /**
@@ -99,14 +110,19 @@ export class MaxOfLimiters implements RateLimiter {
 export interface DefaultLimiterOptions {
   baseMs?: number;
   maxMs?: number;
+  /** Random stretch of each backoff, 0..1 (default 0.25). */
+  jitter?: number;
   qps?: number;
   burst?: number;
 }
 
-/** Per-key exponential backoff (5 ms → 5 min) combined with an overall bucket (10 qps, burst 100). */
+/**
+ * Per-key exponential backoff (5 ms → 5 min, each stretched by up to 25 % at random) combined with an overall
+ * bucket (10 qps, burst 100).
+ */
 export function defaultRateLimiter(clock: Clock, opts: DefaultLimiterOptions = {}): RateLimiter {
   return new MaxOfLimiters([
-    new ExponentialBackoff(opts.baseMs ?? 5, opts.maxMs ?? 5 * 60_000),
+    new ExponentialBackoff(opts.baseMs ?? 5, opts.maxMs ?? 5 * 60_000, opts.jitter ?? 0.25),
     new TokenBucket(clock, opts.qps ?? 10, opts.burst ?? 100),
   ]);
 }

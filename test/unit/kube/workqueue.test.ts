@@ -405,7 +405,19 @@ describe('rate limiters', () => {
     const clock = new FakeClock();
     const l = new MaxOfLimiters([new ExponentialBackoff(5, 1000), new TokenBucket(clock, 1, 2)]);
     expect([l.when('a'), l.when('b'), l.when('c')]).toEqual([5, 5, 1000]);
-    expect(defaultRateLimiter(clock).when('z')).toBe(5);
+    expect(defaultRateLimiter(clock, { jitter: 0 }).when('z')).toBe(5);
+  });
+
+  it('stretches each backoff by a random jitter, never below the exponential step', () => {
+    const lo = new ExponentialBackoff(100, 10_000, 0.5, () => 0);
+    const hi = new ExponentialBackoff(100, 10_000, 0.5, () => 0.999);
+    expect([1, 2, 3].map(() => lo.when('k'))).toEqual([100, 200, 400]);
+    expect([1, 2, 3].map(() => hi.when('k'))).toEqual([150, 300, 600]);
+    const d = defaultRateLimiter(new FakeClock());
+    const first = d.when('z');
+    expect(first).toBeGreaterThanOrEqual(5);
+    expect(first).toBeLessThanOrEqual(7);
+    expect(() => new ExponentialBackoff(5, 10, 2)).toThrow(/jitter/);
   });
 
   it('rejects invalid settings', () => {
