@@ -7,6 +7,7 @@ import { registerBacktest } from './backtest.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerDocs } from './docs.js';
+import { registerChaos } from './chaos.js';
 
 /** Builds the `rigshift` command tree. Each concern registers its own subcommands. */
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerBacktest(program);
   registerBench(program);
   registerDocs(program);
+  registerChaos(program);
   return program;
 }
 

@@ -14,7 +14,7 @@ export const KUBERNETES_VERSION = 'v1.35.4';
 /** Shorter than the 50 s default so tests can prove nodes outlive it; kwok renews leases every 10 s. */
 export const NODE_MONITOR_GRACE_SECONDS = 20;
 const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
-type Component = (typeof COMPONENTS)[number];
+export type Component = (typeof COMPONENTS)[number];
 
 export interface ClusterState {
   dir: string;
@@ -22,6 +22,8 @@ export interface ClusterState {
   server: string;
   ports: Record<string, number>;
   pids: Partial<Record<Component, number>>;
+  /** Each component's command line, so that it can be restarted as it was started. */
+  args?: Partial<Record<Component, string[]>>;
   startedAt: string;
 }
 
@@ -104,12 +106,14 @@ export async function startLocalCluster(opts: StartOptions = {}): Promise<LocalC
       kwokPort: kwokPort!,
     },
     pids: {},
+    args: {},
     startedAt: new Date().toISOString(),
   };
   const save = (): void => writeFileSync(stateFile(dir), JSON.stringify(state, null, 2));
   const log = (c: Component): string => join(dir, 'logs', `${c}.log`);
   const start = (c: Component, args: string[]): void => {
     state.pids[c] = startDetached(join(bin, c), args, log(c));
+    (state.args ??= {})[c] = args;
     save();
   };
   const cluster = makeHandle(state);
@@ -225,6 +229,23 @@ export function makeHandle(state: ClusterState): LocalCluster {
       await stopLocalCluster(state);
     },
   };
+}
+
+/**
+ * Stops one component (SIGTERM, then SIGKILL) and starts it again with the same command line; resolves once
+ * it is healthy again. The chaos run restarts the kube-apiserver this way.
+ */
+export async function restartComponent(state: ClusterState, c: Component, timeoutMs = 60_000): Promise<void> {
+  const args = state.args?.[c];
+  if (!args)
+    throw new Error(`no command line recorded for ${c}: the cluster was started by an older rigshift`);
+  const pid = state.pids[c];
+  if (pid !== undefined) await stopProcess(pid);
+  const log = (x: Component): string => join(state.dir, 'logs', `${x}.log`);
+  state.pids[c] = startDetached(join(paths.binDir(), c), args, log(c));
+  writeFileSync(stateFile(state.dir), JSON.stringify(state, null, 2));
+  const pki = join(state.dir, 'pki');
+  if (c === 'kube-apiserver') await waitHealthy(state.server, '/readyz', pki, c, state, log, timeoutMs);
 }
 
 /** Stops every process (reverse start order) and removes the cluster's folder. */
