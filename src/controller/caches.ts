@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Node, V1Pod, V1ResourceQuota } from '@kubernetes/client-node';
 import {
   parseMiningPool,
   parseTrainingJob,
@@ -22,6 +22,8 @@ export interface Caches {
   foreignPods: Store<V1Pod>;
   jobs: Store<KubernetesObject>;
   pools: Store<KubernetesObject>;
+  /** ResourceQuotas: renter limits the planner admits gangs within (absent: none read). */
+  quotas?: Store<V1ResourceQuota>;
   /** The policy in force (FleetPolicy `default`, the policy file, or the defaults). */
   policy(): EffectivePolicy;
 }

@@ -78,6 +78,7 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       jobs: deps.parsed.jobsOf(deps.caches.jobs),
       pools: deps.parsed.poolsOf(deps.caches.pools),
       policy: policy.spec,
+      quotas: deps.caches.quotas?.list() ?? [],
     });
     const decided = plan(view.snapshot);
     const outcomes = jobOutcomes(view, decided);

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Node, V1Pod } from '@kubernetes/client-node';
+import type {
+  KubeConfig,
+  KubernetesObject,
+  V1ConfigMap,
+  V1Node,
+  V1Pod,
+  V1ResourceQuota,
+} from '@kubernetes/client-node';
 import { FLEET_POLICY_NAME, GROUP, VERSION, type FleetPolicySpec } from '../api/v1alpha1/index.js';
 import { systemClock, type Clock } from '../kube/clock.js';
 import { createKubeClient, type KubeClient } from '../kube/client.js';
@@ -95,7 +102,8 @@ interface Queues {
 }
 
 /**
- * The operator: informers on nodes, pods, TrainingJobs, MiningPools, the FleetPolicy and ConfigMaps; one work
+ * The operator: informers on nodes, pods, TrainingJobs, MiningPools, the FleetPolicy, ConfigMaps and
+ * ResourceQuotas; one work
  * queue per reconciler; leader election (only the leader reconciles, a standby keeps its caches warm);
  * /metrics, /healthz and /readyz.
  */
@@ -120,6 +128,7 @@ export class Manager {
     jobs: Informer<KubernetesObject>;
     pools: Informer<KubernetesObject>;
     configMaps: Informer<V1ConfigMap>;
+    quotas: Informer<V1ResourceQuota>;
     policies: Informer<KubernetesObject> | undefined;
   };
   readonly caches: Caches;
@@ -188,6 +197,7 @@ export class Manager {
       jobs: new Informer(this.client, Kinds.TrainingJob, { ...common, namespace: ns }),
       pools: new Informer(this.client, Kinds.MiningPool, { ...common, namespace: ns }),
       configMaps: new Informer<V1ConfigMap>(this.client, Kinds.ConfigMap, { ...common, namespace: ns }),
+      quotas: new Informer<V1ResourceQuota>(this.client, Kinds.ResourceQuota, { ...common, namespace: ns }),
       policies: this.policyFileSpec
         ? undefined
         : new Informer(this.client, Kinds.FleetPolicy, {
@@ -202,6 +212,7 @@ export class Manager {
       foreignPods: inf.foreignPods,
       jobs: inf.jobs,
       pools: this.poolScope.filter(inf.pools),
+      quotas: inf.quotas,
       policy: () => effectivePolicy(this.policyFileSpec, inf.policies?.get(undefined, FLEET_POLICY_NAME)),
     };
     this.wire();
@@ -308,7 +319,7 @@ export class Manager {
 
   private allInformers(): Informer<KubernetesObject>[] {
     const i = this.informers;
-    const list = [i.nodes, i.managedPods, i.foreignPods, i.jobs, i.pools, i.configMaps, i.policies];
+    const list = [i.nodes, i.managedPods, i.foreignPods, i.jobs, i.pools, i.configMaps, i.quotas, i.policies];
     return list.filter(
       (x): x is Informer<KubernetesObject> => x !== undefined,
     ) as Informer<KubernetesObject>[];
@@ -427,6 +438,8 @@ export class Manager {
       inf.configMaps.on(ev, (cm) => {
         for (const key of poolKeysForConfigMap(cm, inf.pools.list())) q()?.pool.add(key);
       });
+      // A quota raised or freed may let a waiting gang in.
+      inf.quotas.on(ev, () => fleet());
       inf.policies?.on(ev, () => {
         allNodes();
         for (const j of inf.jobs.list()) q()?.job.add(objectKey(j));

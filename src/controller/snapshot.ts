@@ -1,4 +1,4 @@
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1ResourceQuota } from '@kubernetes/client-node';
 import {
   findCondition,
   isConditionTrue,
@@ -9,9 +9,18 @@ import {
 import { Decimal } from '../economics/decimal.js';
 import type { JobShare, JobSnapshot, NodeMode, NodeSnapshot, Snapshot } from '../planner/index.js';
 import { isGpuNode, nodeGpuMemoryMiB, nodeGpus, nodeProduct, nodeState, poolForNode } from './nodes.js';
-import { isMiner, isTerminal, isTerminating, podGpus, podNode, trainingJobKeyOf } from './pods.js';
+import {
+  buildTrainingPod,
+  isMiner,
+  isTerminal,
+  isTerminating,
+  podGpus,
+  podNode,
+  trainingJobKeyOf,
+} from './pods.js';
 import { plannerPolicy } from './policy.js';
 import { poolEconomics, poolName } from './pool-economics.js';
+import { quotaView, type QuotaJob } from './quota.js';
 
 /**
  * Building the planner's Snapshot from what the informer caches hold: a pure function, so every decision the
@@ -29,6 +38,8 @@ export interface SnapshotInput {
   jobs: readonly TrainingJob[];
   pools: readonly MiningPool[];
   policy: FleetPolicySpec;
+  /** ResourceQuotas (of the jobs' namespaces; others are ignored). */
+  quotas?: readonly V1ResourceQuota[];
 }
 
 /** Where a job stands for the planner. */
@@ -302,6 +313,8 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
   }
   nodeSnaps.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
+  const quotas = jobQuotas(input, jobs, jobSnaps);
+
   const snapshot: Snapshot = {
     nowMs,
     nodes: nodeSnaps,
@@ -309,5 +322,47 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     jobs: jobSnaps,
     policy: plannerPolicy(policy),
   };
+  if (quotas.length > 0) snapshot.quotas = quotas;
   return { snapshot, nodes, poolOfNode, jobs, requeued, startFailed };
+}
+
+/** The quotas' room, and each pending job's needs (or why it cannot be told) set on its snapshot. */
+function jobQuotas(
+  input: SnapshotInput,
+  jobs: Map<string, { job: TrainingJob; phase: JobPhase }>,
+  snaps: JobSnapshot[],
+): NonNullable<Snapshot['quotas']> {
+  const all = input.quotas ?? [];
+  if (all.length === 0) return [];
+  const limited = new Set(all.map((q) => q.metadata?.namespace ?? ''));
+  const live = new Map<string, number>();
+  for (const pod of input.managedPods) {
+    const key = trainingJobKeyOf(pod);
+    if (key && !isTerminal(pod) && !isTerminating(pod)) live.set(key, (live.get(key) ?? 0) + 1);
+  }
+  const quotaJobs: QuotaJob[] = [];
+  for (const snap of snaps) {
+    const job = jobs.get(snap.key)?.job;
+    const ns = job?.metadata.namespace ?? '';
+    if (!job || !limited.has(ns)) continue;
+    quotaJobs.push({
+      key: snap.key,
+      namespace: ns,
+      phase: snap.state,
+      replicas: job.spec.replicas,
+      replica: buildTrainingPod(job, 0, 0, '', input.policy),
+      livePods: live.get(snap.key) ?? 0,
+    });
+  }
+  const view = quotaView(all, quotaJobs);
+  for (const snap of snaps) {
+    const blocked = view.blocked.get(snap.key);
+    if (blocked !== undefined) {
+      snap.blockedCode = 'QuotaExceeded';
+      snap.blockedReason = blocked;
+    }
+    const needs = view.needs.get(snap.key);
+    if (needs) snap.quotaNeeds = needs;
+  }
+  return view.quotas;
 }

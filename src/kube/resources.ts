@@ -25,6 +25,7 @@ export const Kinds = {
   ConfigMap: info('v1', 'ConfigMap', 'configmaps', true),
   Secret: info('v1', 'Secret', 'secrets', true),
   Namespace: info('v1', 'Namespace', 'namespaces', false),
+  ResourceQuota: info('v1', 'ResourceQuota', 'resourcequotas', true),
   Lease: info('coordination.k8s.io/v1', 'Lease', 'leases', true),
   Event: info('events.k8s.io/v1', 'Event', 'events', true),
   PodDisruptionBudget: info('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets', true),

@@ -13,7 +13,16 @@ import {
 import { worthSwitching, type Rules } from './policy.js';
 import { duration, list, plural, seconds, usd } from './reasons.js';
 import { addShare, removeShare, rentalNet, type Econ, type WorkNode } from './state.js';
-import type { DrainStart, JobSnapshot, JobWait, Placement, Preemption, WaitCode } from './types.js';
+import { QuotaLedger } from './quota.js';
+import type {
+  DrainStart,
+  JobSnapshot,
+  JobWait,
+  Placement,
+  Preemption,
+  QuotaSnapshot,
+  WaitCode,
+} from './types.js';
 
 /** Jobs: keep what runs, let mining or idle take back underpaid interruptible GPUs, place pending gangs. */
 
@@ -24,6 +33,7 @@ export interface JobsContext {
   byName: Map<string, WorkNode>;
   drainQuota: { left: number; limit: number };
   drains: DrainStart[];
+  quotas?: readonly QuotaSnapshot[] | undefined;
 }
 
 export interface JobsOutcome {
@@ -196,6 +206,8 @@ class Placer {
   private readonly groupsByShape = new Map<string, Group[]>();
   /** Smallest gang that found no room, by the nodes it asks for. */
   private readonly failures = new Map<string, number>();
+  /** What the namespaces' ResourceQuotas have left, less the gangs placed in this plan. */
+  private readonly quotas: QuotaLedger;
 
   constructor(
     private readonly ctx: JobsContext,
@@ -204,6 +216,7 @@ class Placer {
     private readonly out: JobsOutcome,
   ) {
     this.index = new PlacementIndex(ctx.nodes);
+    this.quotas = new QuotaLedger(ctx.quotas ?? []);
     this.byYield = [...this.index.groups].sort((a, b) => (a.econ.mining ?? 0) - (b.econ.mining ?? 0));
     const cat = new Map<string, CatalogEntry>();
     for (const n of ctx.nodes) {
@@ -280,6 +293,10 @@ class Placer {
         true,
       );
     }
+    // Renter limits: a gang its namespace's quotas cannot hold is never admitted, so no node drains for it.
+    if (job.blockedCode) return this.wait(job, job.blockedCode, `${note}${job.blockedReason ?? ''}`, false);
+    const short = this.quotas.shortfall(job.quotaNeeds);
+    if (short) return this.wait(job, 'QuotaExceeded', `${note}${short}`, false);
 
     const shape = `${job.products?.join('|') ?? ''}#${job.minGpuMemoryMiB ?? 0}#${g}`;
     let groups = this.groupsByShape.get(shape);
@@ -374,6 +391,7 @@ class Placer {
       if (econ.mining !== null && econ.mining >= from) fromMining = true;
       worstFrom = Math.max(worstFrom, from);
     }
+    this.quotas.take(job.quotaNeeds);
     const drained: string[] = [];
     const later: string[] = [];
     for (const p of picks) {

@@ -41,7 +41,7 @@ export function plan(snapshot: Snapshot): Plan {
     const byName = new Map<string, WorkNode>();
     for (const n of nodes) byName.set(n.snap.name, n);
     jobs = planJobs(
-      { nowMs: snapshot.nowMs, rules, nodes, byName, drainQuota: quota, drains },
+      { nowMs: snapshot.nowMs, rules, nodes, byName, drainQuota: quota, drains, quotas: snapshot.quotas },
       snapshot.jobs,
     );
   }

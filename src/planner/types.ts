@@ -77,6 +77,35 @@ export interface JobSnapshot {
   notBeforeMs?: number;
   /** Why it waits until notBeforeMs, shown in its waiting reason. */
   notBeforeReason?: string;
+  /** What its whole gang takes from the ResourceQuotas of its namespace (pending jobs). */
+  quotaNeeds?: readonly QuotaNeed[];
+  /** Set when the operator cannot tell whether it fits (e.g. a quota not counted yet): it waits, saying why. */
+  blockedCode?: 'QuotaExceeded';
+  blockedReason?: string;
+}
+
+/** An amount of one resource of one ResourceQuota that a gang takes, in the resource's base unit. */
+export interface QuotaNeed {
+  /** namespace/name of the ResourceQuota. */
+  quota: string;
+  /** The quota's resource name, e.g. `requests.nvidia.com/gpu`, `count/pods`, `requests.memory` (bytes). */
+  resource: string;
+  amount: number;
+}
+
+/** A ResourceQuota's figures (from its status) for the resources gangs take from it. */
+export interface QuotaSnapshot {
+  /** namespace/name */
+  key: string;
+  resources: readonly QuotaRoom[];
+}
+
+export interface QuotaRoom {
+  resource: string;
+  hard: number;
+  used: number;
+  /** Taken by admitted gangs whose pods are not all created yet (not in `used` yet). */
+  held: number;
 }
 
 export interface PlannerPolicy {
@@ -107,6 +136,8 @@ export interface Snapshot {
    * and handed back at will. The backtest uses it when it replays prices without a job trace.
    */
   rentalMarket?: Readonly<Record<string, number>>;
+  /** ResourceQuotas of the jobs' namespaces: a gang is admitted only where they all hold it. */
+  quotas?: readonly QuotaSnapshot[];
 }
 
 export interface NodePlan {
@@ -143,7 +174,8 @@ export type WaitCode =
   | 'Dwell'
   | 'YieldUnknown'
   | 'NodeLost'
-  | 'StartBackoff';
+  | 'StartBackoff'
+  | 'QuotaExceeded';
 
 export interface JobWait {
   job: string;

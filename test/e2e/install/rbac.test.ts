@@ -68,6 +68,7 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['list', 'pods', undefined],
     ['watch', 'pods', undefined],
     ['list', 'configmaps', undefined],
+    ['watch', 'resourcequotas', undefined],
     ['create', 'events.events.k8s.io', 'default'],
     ['patch', 'events.events.k8s.io', 'kube-system'],
     ['list', 'priorityclasses.scheduling.k8s.io', undefined],
