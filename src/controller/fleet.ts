@@ -27,7 +27,7 @@ import type { Expectations } from './expectations.js';
 import { PLANNER_MANAGER, TARGET_MINING_GPUS, TARGET_MODE, TARGET_REASON } from './labels.js';
 import { nodeState } from './nodes.js';
 import { policyReporter, type PolicyReportDeps } from './policy-report.js';
-import { buildSnapshot, jobKey, startDeadlineMs, type SnapshotResult } from './snapshot.js';
+import { buildSnapshot, jobKey, jobPhase, startDeadlineMs, type SnapshotResult } from './snapshot.js';
 
 /** Key of the one fleet-wide planning item in its queue. */
 export const FLEET_KEY = 'fleet';
@@ -89,8 +89,11 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
     };
 
     // Jobs first: a node is switched only once its job's admission is recorded (crash safety), and a job
-    // whose status changed under us (409) stops this round before any node moves for it.
-    const jobWrites: Promise<void>[] = [];
+    // whose status changed under us (409) stops this round before any node moves for it. Writes that give
+    // nodes up (preemptions, requeues, ends) go before admissions, which may rely on them: any failure among
+    // them stops the round before a job is admitted onto nodes another job may still hold.
+    const releases: (() => Promise<void>)[] = [];
+    const admissions: (() => Promise<void>)[] = [];
     for (const [key, { job, phase }] of view.jobs) {
       const outcome = outcomes.get(key);
       if (!outcome || phase === 'deleting') continue;
@@ -103,11 +106,24 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
         desired.startFailures = failed.failures;
         desired.retryAfterTime = rfc3339(new Date(failed.retryAfterMs));
       }
+      const over = dryRun ? undefined : view.overcommitted.get(key);
+      // A running job that gives its node up is preempted: a new run, so its new pods get new names.
+      if (over && jobPhase(job) === 'running') desired.preemptions = (job.status?.preemptions ?? 0) + 1;
       if (admissionUpToDate(job, desired)) continue;
-      const warning = failed && !dryRun ? { reason: 'StartTimeout', note: failed.reason } : undefined;
-      jobWrites.push(writeJob(deps, job, desired, clock, warning).catch(record));
+      const warning = over
+        ? { reason: 'Overcommitted', note: over.reason }
+        : failed && !dryRun
+          ? { reason: 'StartTimeout', note: failed.reason }
+          : undefined;
+      const write = (): Promise<void> => writeJob(deps, job, desired, clock, warning).catch(record);
+      const admits =
+        desired.conditions.some((c) => c.type === 'Admitted' && c.status === 'True') &&
+        desired.assignedNodes !== undefined;
+      (admits ? admissions : releases).push(write);
     }
-    await Promise.all(jobWrites);
+    await Promise.all(releases.map((w) => w()));
+    if (failures.length > 0) throw aggregate('TrainingJob status', failures);
+    await Promise.all(admissions.map((w) => w()));
     if (failures.length > 0) throw aggregate('TrainingJob status', failures);
 
     if (!dryRun) {

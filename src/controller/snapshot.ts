@@ -57,6 +57,78 @@ export interface SnapshotResult {
   requeued: Map<string, string>;
   /** Admitted jobs whose gang did not start by its deadline: rolled back, queued again after a backoff. */
   startFailed: Map<string, StartFailure>;
+  /** Placed jobs sent back to the queue because a node of theirs was double-booked with a higher bid. */
+  overcommitted: Map<string, Overcommit>;
+}
+
+/** A job that gave up its nodes because one of them had more GPUs assigned than it has. */
+export interface Overcommit {
+  node: string;
+  /** GPUs of the node, and GPUs assigned there by all placed jobs. */
+  gpus: number;
+  assigned: number;
+  /** The jobs that keep the node (they bid more, or as much and were placed first). */
+  keptBy: string[];
+  reason: string;
+}
+
+/** A placed (admitted or running) job as the overcommit check sees it. */
+export interface PlacedJob {
+  key: string;
+  bid: number;
+  running: boolean;
+  /** When it was admitted (ms), NaN when unknown. */
+  admittedMs: number;
+  shares: readonly JobShare[];
+}
+
+/**
+ * Double bookings: nodes with more GPUs assigned to placed jobs than they have (two plans from a stale cache,
+ * a hand-edited status). Pure. Jobs keep their nodes in order of bid (higher first), then running before
+ * admitted, then the earlier admission; a job that would overfill any of its nodes gives up all of them (a
+ * gang is placed whole or not at all). Nodes of unknown size are not judged.
+ */
+export function findOvercommits(
+  placed: readonly PlacedJob[],
+  gpusOf: (node: string) => number | undefined,
+): Map<string, Overcommit> {
+  const assigned = new Map<string, number>();
+  for (const j of placed)
+    for (const s of j.shares) assigned.set(s.node, (assigned.get(s.node) ?? 0) + s.gpus);
+  const since = (j: PlacedJob): number => (Number.isNaN(j.admittedMs) ? Infinity : j.admittedMs);
+  const order = [...placed].sort(
+    (a, b) =>
+      b.bid - a.bid ||
+      Number(b.running) - Number(a.running) ||
+      since(a) - since(b) ||
+      (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  );
+  const used = new Map<string, { gpus: number; jobs: string[] }>();
+  const out = new Map<string, Overcommit>();
+  for (const j of order) {
+    const over = j.shares.find((s) => {
+      const cap = gpusOf(s.node);
+      return cap !== undefined && (used.get(s.node)?.gpus ?? 0) + s.gpus > cap;
+    });
+    if (over) {
+      const gpus = gpusOf(over.node) ?? 0;
+      const total = assigned.get(over.node) ?? 0;
+      const keptBy = used.get(over.node)?.jobs ?? [];
+      const reason =
+        keptBy.length > 0
+          ? `node ${over.node} was double-booked (${total} GPUs assigned, it has ${gpus}): ${keptBy.join(', ')} keeps it, placed again`
+          : `node ${over.node} has ${gpus} GPUs, fewer than the ${over.gpus} assigned to this job: placed again`;
+      out.set(j.key, { node: over.node, gpus, assigned: total, keptBy: [...keptBy], reason });
+      continue;
+    }
+    for (const s of j.shares) {
+      const u = used.get(s.node) ?? { gpus: 0, jobs: [] };
+      u.gpus += s.gpus;
+      u.jobs.push(j.key);
+      used.set(s.node, u);
+    }
+  }
+  return out;
 }
 
 export interface StartFailure {
@@ -179,6 +251,7 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
   const startFailed = new Map<string, StartFailure>();
   const jobSnaps: JobSnapshot[] = [];
   const holding = new Map<string, Set<string>>(); // node → jobs assigned there
+  const phased: { job: TrainingJob; key: string; phase: JobPhase }[] = [];
   for (const job of input.jobs) {
     const key = jobKey(job);
     let phase = jobPhase(job);
@@ -222,8 +295,41 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
         );
       }
     }
+    phased.push({ job, key, phase });
+  }
+
+  // A double-booked node: the lower bids give their nodes up and are placed again.
+  const overcommitted = findOvercommits(
+    phased.flatMap(({ job, key, phase }) => {
+      const assigned = assignedNodes(job);
+      if ((phase !== 'admitted' && phase !== 'running') || !assigned) return [];
+      const admitted = findCondition(job.status?.conditions, 'Admitted');
+      return [
+        {
+          key,
+          bid: bidNumber(job.spec.bidUsdPerGpuHour),
+          running: phase === 'running',
+          admittedMs: Date.parse(admitted?.lastTransitionTime ?? ''),
+          shares: sharesOf(assigned, job.spec.gpusPerReplica),
+        },
+      ];
+    }),
+    (node) => {
+      const n = nodes.get(node);
+      return n ? nodeGpus(n) : undefined;
+    },
+  );
+  for (const p of phased) {
+    const over = overcommitted.get(p.key);
+    if (!over) continue;
+    p.phase = 'pending';
+    requeued.set(p.key, over.reason);
+  }
+
+  for (const { job, key, phase } of phased) {
     jobs.set(key, { job, phase });
     if (phase !== 'pending' && phase !== 'admitted' && phase !== 'running') continue;
+    const assigned = assignedNodes(job);
     const shares = phase === 'pending' || !assigned ? [] : sharesOf(assigned, job.spec.gpusPerReplica);
     for (const s of shares) {
       let set = holding.get(s.node);
@@ -323,7 +429,7 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     policy: plannerPolicy(policy),
   };
   if (quotas.length > 0) snapshot.quotas = quotas;
-  return { snapshot, nodes, poolOfNode, jobs, requeued, startFailed };
+  return { snapshot, nodes, poolOfNode, jobs, requeued, startFailed, overcommitted };
 }
 
 /** The quotas' room, and each pending job's needs (or why it cannot be told) set on its snapshot. */

@@ -2,6 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   buildSnapshot,
+  findOvercommits,
   jobPhase,
   replicaNodes,
   sharesOf,
@@ -396,5 +397,95 @@ describe('gangs that do not start', () => {
     expect(r.jobs.get('ml/g')?.phase).toBe('pending');
     expect(r.requeued.get('ml/g')).toMatch(/b was cordoned before the gang started/);
     expect(r.startFailed.size).toBe(0);
+  });
+});
+
+describe('double-booked nodes', () => {
+  const placed = (key: string, bid: number, shares: [string, number][], running = false, admittedMs = 0) => ({
+    key,
+    bid,
+    running,
+    admittedMs,
+    shares: shares.map(([node, gpus]) => ({ node, gpus })),
+  });
+  const eight = (node: string) => (node === 'gone' ? undefined : 8);
+
+  it('finds none when every node holds what is assigned to it', () => {
+    const jobs = [
+      placed('ml/a', 1, [['n1', 8]]),
+      placed('ml/b', 2, [['n2', 4]]),
+      placed('ml/c', 3, [['n2', 4]]),
+    ];
+    expect(findOvercommits(jobs, eight).size).toBe(0);
+  });
+
+  it('the lower bid gives up all its nodes, naming the node and the job that keeps it', () => {
+    const jobs = [
+      placed('ml/low', 1, [
+        ['n1', 8],
+        ['n2', 8],
+      ]),
+      placed('ml/high', 2, [['n2', 8]]),
+    ];
+    const over = findOvercommits(jobs, eight);
+    expect([...over.keys()]).toEqual(['ml/low']);
+    expect(over.get('ml/low')).toMatchObject({ node: 'n2', gpus: 8, assigned: 16, keptBy: ['ml/high'] });
+    expect(over.get('ml/low')?.reason).toBe(
+      'node n2 was double-booked (16 GPUs assigned, it has 8): ml/high keeps it, placed again',
+    );
+  });
+
+  it('on equal bids the running job keeps the node, then the earlier admission; the loser frees room', () => {
+    expect([
+      ...findOvercommits(
+        [placed('ml/a', 1, [['n1', 8]]), placed('ml/b', 1, [['n1', 8]], true)],
+        eight,
+      ).keys(),
+    ]).toEqual(['ml/a']);
+    expect([
+      ...findOvercommits(
+        [placed('ml/a', 1, [['n1', 8]], false, 2000), placed('ml/b', 1, [['n1', 8]], false, 1000)],
+        eight,
+      ).keys(),
+    ]).toEqual(['ml/a']);
+    // Once low gives n1 up, mid fits on n2 beside nothing else: only low goes.
+    const jobs = [
+      placed('ml/top', 3, [['n1', 8]]),
+      placed('ml/low', 1, [
+        ['n1', 4],
+        ['n2', 4],
+      ]),
+      placed('ml/mid', 2, [['n2', 8]]),
+    ];
+    expect([...findOvercommits(jobs, eight).keys()]).toEqual(['ml/low']);
+  });
+
+  it('a node of unknown size is not judged; one job alone beyond a node says so', () => {
+    expect(
+      findOvercommits([placed('ml/a', 1, [['gone', 8]]), placed('ml/b', 2, [['gone', 8]])], eight).size,
+    ).toBe(0);
+    expect(findOvercommits([placed('ml/big', 1, [['n1', 16]])], eight).get('ml/big')?.reason).toBe(
+      'node n1 has 8 GPUs, fewer than the 16 assigned to this job: placed again',
+    );
+  });
+
+  it('in the snapshot the lower bid is back in the queue holding nothing, the other keeps its node', () => {
+    const high = job('high', { replicas: 1, bidUsdPerGpuHour: '2.00' }, running(['a']));
+    const low = job('low', { replicas: 1, bidUsdPerGpuHour: '1.00' }, running(['a']));
+    const r = buildSnapshot(
+      input({ nodes: [modeNode('a', 'training'), modeNode('b', 'mining')], jobs: [low, high] }),
+    );
+    expect(r.snapshot.jobs.find((j) => j.key === 'ml/low')).toMatchObject({ state: 'pending', assigned: [] });
+    expect(r.snapshot.jobs.find((j) => j.key === 'ml/high')).toMatchObject({
+      state: 'running',
+      assigned: [{ node: 'a', gpus: 8 }],
+    });
+    expect(r.jobs.get('ml/low')?.phase).toBe('pending');
+    expect(r.overcommitted.get('ml/low')?.keptBy).toEqual(['ml/high']);
+    expect(r.requeued.get('ml/low')).toMatch(/^node a was double-booked .*ml\/high keeps it/);
+    // The planner then never places both on a.
+    const decided = plan(r.snapshot);
+    const onA = decided.placements.filter((p) => p.nodes.some((n) => n.node === 'a'));
+    expect(onA.map((p) => p.job)).toEqual(['ml/high']);
   });
 });
