@@ -15,10 +15,13 @@ import { nodeState } from './nodes.js';
 import { policyInForce } from './policy.js';
 import { buildTrainingPod, isManaged, isTerminal, isTerminating, jobLabelValue } from './pods.js';
 import { jobProgress, progressUpToDate, runOf, type ProgressStatus } from './progress.js';
+import { ensureRendezvousService, type ServiceState } from './rendezvous/index.js';
 import { assignedNodes, jobPhase } from './snapshot.js';
 
 /** A refused replica is created again this soon (the quota or policy may change). */
 const REFUSED_RETRY_MS = 10_000;
+/** A job whose Service name is taken looks again this soon (an old Service is being garbage-collected). */
+const SERVICE_RETRY_MS = 2_000;
 
 function isRefusal(err: unknown): err is ApiError {
   return err instanceof ApiError && [400, 403, 422].includes(err.statusCode);
@@ -107,7 +110,24 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
 
     for (const p of progress.stop) await stopPod(p, job.spec.checkpointGracePeriodSeconds);
     const refused: { replica: number; name: string; message: string }[] = [];
+    // The headless Service first: the replicas' hostnames resolve only under it.
+    let service: ServiceState | undefined;
     if (progress.create.length > 0) {
+      service = await ensureRendezvousService(deps.client.rest, job, signal);
+      if (service.ready && service.created) log?.info({ job: key }, 'rendezvous service created');
+    }
+    if (service && !service.ready) {
+      const { reason, message } = service;
+      const before = job.status?.conditions?.find((c) => c.type === 'Running');
+      progress.status.conditions = progress.status.conditions.map((c) =>
+        c.type === 'Running' ? { ...c, status: 'False', reason, message } : c,
+      );
+      // Nothing was created: drop the PodsCreated Event the plan announced.
+      progress.events = progress.events.filter((e) => e.reason !== 'PodsCreated');
+      if (before?.reason !== reason || before.message !== message)
+        progress.events.push({ type: 'Warning', reason, note: message });
+      progress.requeueAfterMs = Math.min(progress.requeueAfterMs ?? SERVICE_RETRY_MS, SERVICE_RETRY_MS);
+    } else if (progress.create.length > 0) {
       await Promise.all(
         progress.create.map(async (c) => {
           const pod = buildTrainingPod(job, runOf(job), c.replica, c.node, policy);

@@ -23,6 +23,7 @@ import {
   TRAINING_JOB_LABEL,
 } from './labels.js';
 import { podGpus } from './pool-keys.js';
+import { rendezvousEnv, replicaHostname, serviceName } from './rendezvous/index.js';
 
 export { podGpus };
 
@@ -185,7 +186,12 @@ export function trainingPodName(job: string, run: number, replica: number): stri
   return podName(job, `r${run}-${replica}`);
 }
 
-/** One replica of a training job: pinned to its node, high priority, tolerating the reserved taint. */
+/**
+ * One replica of a training job: pinned to its node, high priority, tolerating the reserved taint, under the
+ * job's headless Service with a hostname that is the same in every run. Env: the rendezvous variables first (so
+ * spec.env may refer to them as $(MASTER_ADDR); a name spec.env sets keeps the job's value), then spec.env, then
+ * the operator's RIGSHIFT_* variables.
+ */
 export function buildTrainingPod(
   job: TrainingJob,
   run: number,
@@ -195,7 +201,9 @@ export function buildTrainingPod(
 ): V1Pod {
   const spec = job.spec;
   const name = job.metadata.name ?? '';
-  const env: V1EnvVar[] = spec.env.map((e) => envVar(e));
+  const own = new Set(spec.env.map((e) => e.name));
+  const env: V1EnvVar[] = rendezvousEnv(job, replica).filter((e) => !own.has(e.name));
+  env.push(...spec.env.map((e) => envVar(e)));
   env.push(
     { name: 'RIGSHIFT_REPLICA_INDEX', value: String(replica) },
     { name: 'RIGSHIFT_REPLICAS', value: String(spec.replicas) },
@@ -232,6 +240,8 @@ export function buildTrainingPod(
     },
     spec: {
       restartPolicy: 'Never',
+      hostname: replicaHostname(name, replica),
+      subdomain: serviceName(name),
       // The job's ServiceAccount, or none mounted: never the operator's credentials.
       ...(spec.serviceAccountName
         ? { serviceAccountName: spec.serviceAccountName }

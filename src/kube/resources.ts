@@ -23,6 +23,7 @@ export const Kinds = {
   Pod: info('v1', 'Pod', 'pods', true),
   Node: info('v1', 'Node', 'nodes', false),
   ConfigMap: info('v1', 'ConfigMap', 'configmaps', true),
+  Service: info('v1', 'Service', 'services', true),
   Secret: info('v1', 'Secret', 'secrets', true),
   Namespace: info('v1', 'Namespace', 'namespaces', false),
   ResourceQuota: info('v1', 'ResourceQuota', 'resourcequotas', true),

@@ -22,6 +22,9 @@ import { volumeMountSchema, volumeSchema } from './volumes.js';
 export const TIERS = ['OnDemand', 'Interruptible'] as const;
 export type Tier = (typeof TIERS)[number];
 
+/** torchrun's default --master-port. */
+export const DEFAULT_RENDEZVOUS_PORT = 29500;
+
 /** Condition types of a TrainingJob, in lifecycle order. */
 export const TRAINING_JOB_CONDITIONS = [
   'Queued',
@@ -52,6 +55,7 @@ export const IMMUTABLE_FIELDS = [
   'replicas',
   'gpusPerReplica',
   'tier',
+  'rendezvous',
 ] as const;
 
 function immutable<T extends z.ZodType>(field: string, schema: T): T {
@@ -239,6 +243,31 @@ export const trainingJobSpecSchema = withCel(
           'When preempted or suspended, the pods get SIGTERM and this many seconds to write a checkpoint ' +
             'before they are killed. Default 60.',
         ),
+      rendezvous: immutable(
+        'rendezvous',
+        z
+          .object({
+            port: z
+              .int()
+              .min(1024)
+              .max(65535)
+              .default(DEFAULT_RENDEZVOUS_PORT)
+              .describe(
+                'TCP port replica 0 listens on for the rendezvous (MASTER_PORT, the port of ' +
+                  'PET_RDZV_ENDPOINT and JAX_COORDINATOR_ADDRESS). 1024 to 65535, default 29500.',
+              ),
+          })
+          .prefault({})
+          .describe(
+            'How the replicas find each other. The operator creates a headless Service named after the job ' +
+              'whose DNS names each replica under a stable hostname (<job>-<replica>, the same in every run) and ' +
+              'sets the env that PyTorch, torchrun and JAX read: MASTER_ADDR (replica 0), MASTER_PORT, ' +
+              'WORLD_SIZE (replicas), RANK (replica index), PET_NNODES, PET_NPROC_PER_NODE (gpusPerReplica), ' +
+              'PET_NODE_RANK, PET_MASTER_ADDR, PET_MASTER_PORT, PET_RDZV_ENDPOINT, JAX_COORDINATOR_ADDRESS, ' +
+              'JAX_NUM_PROCESSES and JAX_PROCESS_ID. A name also set in spec.env keeps the value given there. ' +
+              'Immutable.',
+          ),
+      ),
       suspend: z
         .boolean()
         .default(false)
