@@ -2,7 +2,13 @@ import type { V1Service } from '@kubernetes/client-node';
 import { API_VERSION, type TrainingJob } from '../../api/v1alpha1/index.js';
 import { Kinds, resourcePath } from '../../kube/resources.js';
 import { isAlreadyExists, isNotFound, type RestClient } from '../../kube/rest.js';
-import { COMPONENT_LABEL, FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL, TRAINING_JOB_LABEL } from '../labels.js';
+import {
+  COMPONENT_LABEL,
+  FIELD_MANAGER,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  TRAINING_JOB_LABEL,
+} from '../labels.js';
 import { jobLabelValue } from '../pods.js';
 import { serviceName } from './names.js';
 

@@ -86,6 +86,10 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['delete', 'pods', 'kube-system'],
     ['create', 'pods', 'kube-system'],
     ['create', 'pods/eviction', 'kube-system'],
+    ['create', 'services', 'kube-system'],
+    ['list', 'services', undefined], // a job's Service is read by name only
+    ['delete', 'services', undefined], // the garbage collector deletes it with its job
+    ['patch', 'services', undefined],
     ['delete', 'pods', undefined],
     ['delete', 'nodes', undefined],
     ['update', 'nodes', undefined],
@@ -116,6 +120,8 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
         ['create', 'pods'],
         ['delete', 'pods'],
         ['create', 'pods/eviction'],
+        ['create', 'services'],
+        ['get', 'services'],
       ] as const) {
         expect(`${verb} ${resource} in ${ns}: ${await canI(rbac.username, verb, resource, ns)}`).toBe(
           `${verb} ${resource} in ${ns}: yes`,
@@ -124,6 +130,7 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     }
     expect(await canI(rbac.username, 'create', 'pods', other)).toBe('no');
     expect(await canI(rbac.username, 'create', 'pods/eviction', other)).toBe('no');
+    expect(await canI(rbac.username, 'create', 'services', other)).toBe('no');
   });
 
   it('gets Secrets (a price feed API key) by name in the workload namespaces only, never lists them', async () => {

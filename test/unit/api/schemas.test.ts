@@ -94,6 +94,7 @@ describe('defaults', () => {
       minRuntimeSeconds: 0,
       backoffLimit: 3,
       checkpointGracePeriodSeconds: 60,
+      rendezvous: { port: 29500 },
       suspend: false,
     });
   });
