@@ -8,6 +8,7 @@ import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerDocs } from './docs.js';
 import { registerChaos } from './chaos.js';
+import { registerCtl } from './ctl/index.js';
 
 /** Builds the `rigshift` command tree. Each concern registers its own subcommands. */
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerDocs(program);
   registerChaos(program);
+  registerCtl(program);
   return program;
 }
 
