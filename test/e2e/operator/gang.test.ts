@@ -2,7 +2,7 @@
 // a gang larger than the drain limit is drained in waves and starts; a gang whose replicas the API server
 // refuses is rolled back at its start deadline (pods deleted, node mining again), says why in the refusal's
 // own words, backs off, and runs once the refusal is lifted; a node cordoned mid-switch requeues the gang.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Manager } from '../../../src/controller/manager.js';
 import {
@@ -35,6 +35,11 @@ beforeAll(async () => {
   await waitAllMining(w);
 }, 180_000);
 
+// A failed test must not leave its quota to the next ones.
+afterEach(async () => {
+  await w.c.kubectl(['delete', 'resourcequota', 'one-trainer', '-n', w.ns, '--ignore-not-found']);
+}, 60_000);
+
 afterAll(async () => {
   await op?.stop();
   await w?.cleanup();
@@ -47,7 +52,9 @@ async function deleteJob(name: string): Promise<void> {
 
 describe('gangs and the drain limit', () => {
   it('a 3-node gang starts with one drain at once: drained in waves, never two draining together', async () => {
-    await w.apply(jobManifest(w.ns, 'big', { replicas: 3, bidUsdPerGpuHour: '5.00' }));
+    await w.apply(
+      jobManifest(w.ns, 'big', { replicas: 3, bidUsdPerGpuHour: '5.00', checkpointGracePeriodSeconds: 1 }),
+    );
     let maxDraining = 0;
     const running = await waitFor(
       'the 3 × 8 gang Running',
@@ -89,6 +96,7 @@ describe('a gang that cannot start', () => {
         gpusPerReplica: 4,
         bidUsdPerGpuHour: '5.00',
         startTimeoutSeconds: 15,
+        checkpointGracePeriodSeconds: 1,
       }),
     );
     // Within seconds, the refusal is said on the job, in the API server's words.
@@ -135,7 +143,7 @@ describe('a gang that cannot start', () => {
     await waitFor('its node mines again', async () => (await w.modes())[node ?? ''] === 'mining', 60_000);
 
     // Lift the refusal: after its backoff the gang is placed again, as a new run, and runs.
-    await w.c.kubectl(['delete', 'resourcequota', 'one-trainer', '-n', w.ns]);
+    await w.c.kubectl(['delete', 'resourcequota', 'one-trainer', '-n', w.ns, '--ignore-not-found']);
     const ran = await waitFor(
       'the gang Running after its backoff',
       async () => {
@@ -151,7 +159,9 @@ describe('a gang that cannot start', () => {
   }, 240_000);
 
   it('a node cordoned while the gang is switching sends the gang back to the queue; it runs elsewhere', async () => {
-    await w.apply(jobManifest(w.ns, 'moved', { replicas: 2, bidUsdPerGpuHour: '5.00' }));
+    await w.apply(
+      jobManifest(w.ns, 'moved', { replicas: 2, bidUsdPerGpuHour: '5.00', checkpointGracePeriodSeconds: 1 }),
+    );
     // One drain at once: catch the gang while one of its nodes still waits for its wave.
     const waiting = await waitFor(
       'an admitted gang with a node still mining',
@@ -191,7 +201,14 @@ describe('a gang that cannot start', () => {
 
 describe('a replica lost under a running gang', () => {
   it('restarts the whole gang as a new run with the restart count in its env; past backoffLimit, Failed', async () => {
-    await w.apply(jobManifest(w.ns, 'fragile', { replicas: 2, gpusPerReplica: 4, backoffLimit: 1 }));
+    await w.apply(
+      jobManifest(w.ns, 'fragile', {
+        replicas: 2,
+        gpusPerReplica: 4,
+        backoffLimit: 1,
+        checkpointGracePeriodSeconds: 1,
+      }),
+    );
     const isUp = async () => {
       const j = await job('fragile');
       return conditionOf(j, 'Running')?.status === 'True' ? j : undefined;
