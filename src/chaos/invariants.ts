@@ -9,12 +9,18 @@ import { isMiner, isTerminal, isTerminating, podGpus, podNode } from '../control
 
 export interface ChaosJob {
   metadata: { name?: string; namespace?: string; uid?: string; deletionTimestamp?: unknown };
-  spec: { replicas: number; gpusPerReplica: number };
+  spec: { replicas: number; gpusPerReplica: number; startTimeoutSeconds?: number };
   status?: {
     assignedNodes?: string[];
     gpuHours?: string;
     earnedUsd?: string;
-    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    conditions?: {
+      type: string;
+      status: string;
+      reason?: string;
+      message?: string;
+      lastTransitionTime?: string;
+    }[];
   };
 }
 
@@ -31,7 +37,29 @@ export interface InvariantInput {
   jobs: readonly ChaosJob[];
   modeLabelKey: string;
   taintKey: string;
+  nowMs: number;
+  /** The farm's default start timeout (a job may set its own). */
+  startTimeoutSeconds: number;
+  /**
+   * At rest every rule applies; while jobs arrive and end, a node may briefly train for a job that just
+   * ended and a gang may be starting: only the rules that must hold at every instant apply.
+   */
+  atRest: boolean;
 }
+
+/** Rules that hold at every instant, not only at rest. */
+export const STRUCTURAL_RULES = [
+  'mode-label',
+  'taint',
+  'draining-annotation',
+  'training-pod-placement',
+  'gpu-overbooked',
+  'double-booked',
+  'miner-on-job-gpus',
+] as const;
+
+/** Time the operator has to notice a start deadline and roll the gang back. */
+const START_SLACK_MS = 15_000;
 
 const MODES = new Set(['mining', 'draining', 'training', 'idle']);
 
@@ -108,12 +136,12 @@ export function checkInvariants(input: InvariantInput): Violation[] {
         `miners use ${minerGpus} GPUs while jobs hold ${jobs.gpus} of ${capacity}`,
       );
     }
-    if (mode === 'training' && !jobs) {
+    if (input.atRest && mode === 'training' && !jobs) {
       add('tainted-without-job', `node/${name}`, 'training (tainted) with no job assigned');
     }
   }
 
-  for (const j of input.jobs) {
+  for (const j of input.atRest ? input.jobs : []) {
     if (j.metadata.deletionTimestamp) continue;
     const key = `trainingjob/${jobKey(j)}`;
     if (isTrue(j, 'Running') || isTrue(j, 'Succeeded')) continue;
@@ -127,7 +155,16 @@ export function checkInvariants(input: InvariantInput): Violation[] {
     }
     if (cond(j, 'Queued')?.reason === 'Suspended') continue;
     if (isTrue(j, 'Admitted')) {
-      add('job-state', key, 'admitted but not running at rest');
+      // A gang may be starting (drains in waves, scheduling): only past its start deadline is it stuck.
+      const since = Date.parse(cond(j, 'Admitted')?.lastTransitionTime ?? '');
+      const timeout = (j.spec.startTimeoutSeconds ?? input.startTimeoutSeconds) * 1000;
+      if (Number.isNaN(since) || input.nowMs - since > timeout + START_SLACK_MS) {
+        add(
+          'job-state',
+          key,
+          `admitted ${Number.isNaN(since) ? '' : `${Math.round((input.nowMs - since) / 1000)} s ago `}and not running, past its start timeout`,
+        );
+      }
       continue;
     }
     add('job-state', key, 'neither running, ended nor waiting with a reason');

@@ -158,11 +158,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         jobs: jobs.body.items,
       };
     };
-    const check = async (): Promise<Violation[] | undefined> => {
+    const check = async (atRest: boolean): Promise<Violation[] | undefined> => {
       try {
         const s = await snapshot();
         usage.observe(s.jobs);
-        return checkInvariants({ ...s, modeLabelKey: 'rigshift.io/mode', taintKey: 'rigshift.io/reserved' });
+        return checkInvariants({
+          ...s,
+          modeLabelKey: 'rigshift.io/mode',
+          taintKey: 'rigshift.io/reserved',
+          nowMs: Date.now(),
+          startTimeoutSeconds: 30,
+          atRest,
+        });
       } catch {
         return undefined; // the API server is restarting
       }
@@ -228,7 +235,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
       if (now >= nextCheckAt) {
         nextCheckAt = now + 1;
-        const v = await check();
+        const v = await check(false);
         if (v !== undefined && v.length === 0) {
           for (const ob of observations) if (ob.convergedAt === null) ob.convergedAt = Date.now();
         }
@@ -247,7 +254,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     let firstClean: number | null = null;
     let last: Violation[] = [];
     while (Date.now() - quietStart < o.quietSeconds * 1000) {
-      const v = await check();
+      const v = await check(true);
       if (v !== undefined) last = v;
       if (v !== undefined && v.length === 0) {
         firstClean ??= Date.now();
@@ -259,7 +266,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const final = await check();
+    const final = await check(true);
     const violations = [...(final ?? last), ...usage.violations];
     const { jobs } = await snapshot();
     const jobsByState: Record<string, number> = {};

@@ -44,8 +44,18 @@ function job(name: string, assigned: string[], conditions: [string, string, stri
   };
 }
 
-const check = (nodes: V1Node[], pods: V1Pod[], jobs: ChaosJob[]) =>
-  checkInvariants({ nodes, pods, jobs, modeLabelKey: MODE, taintKey: TAINT }).map((v) => v.rule);
+const NOW = Date.parse('2026-01-01T12:00:00Z');
+const check = (nodes: V1Node[], pods: V1Pod[], jobs: ChaosJob[], atRest = true) =>
+  checkInvariants({
+    nodes,
+    pods,
+    jobs,
+    modeLabelKey: MODE,
+    taintKey: TAINT,
+    nowMs: NOW,
+    startTimeoutSeconds: 30,
+    atRest,
+  }).map((v) => v.rule);
 
 describe('chaos invariants', () => {
   it('a farm at rest breaks none', () => {
@@ -83,6 +93,21 @@ describe('chaos invariants', () => {
     ['job-state', [], [], [job('j', [], [])]],
   ] as [string, V1Node[], V1Pod[], ChaosJob[]][])('%s fires', (rule, nodes, pods, jobs) => {
     expect(check(nodes, pods, jobs)).toContain(rule);
+  });
+
+  it('an admitted gang is starting within its start timeout, stuck past it; only at rest', () => {
+    const admitted = (agoMs: number): ChaosJob => {
+      const j = job('g', ['a'], [['Admitted', 'True']]);
+      (j.status?.conditions ?? [])[0]!.lastTransitionTime = new Date(NOW - agoMs).toISOString();
+      return j;
+    };
+    const nodes = [node('a', 'training')];
+    expect(check(nodes, [], [admitted(20_000)])).toEqual([]);
+    expect(check(nodes, [], [admitted(60_000)])).toEqual(['job-state']);
+    // While jobs come and go, a starting gang and a node whose job just ended are not violations.
+    expect(check(nodes, [], [admitted(60_000)], false)).toEqual([]);
+    expect(check([node('b', 'training')], [], [], false)).toEqual([]);
+    expect(check([node('b', 'mining', true)], [], [], false)).toEqual(['taint']);
   });
 
   it('usage that goes backwards is a violation that stays; a job created again under its name is not', () => {
