@@ -51,6 +51,12 @@ export const runOptionsSchema = z
     leaseDuration: seconds('--lease-duration').default(DEFAULT_MANAGER_OPTIONS.leaseDurationSeconds),
     renewDeadline: seconds('--renew-deadline').default(DEFAULT_MANAGER_OPTIONS.renewDeadlineSeconds),
     retryPeriod: seconds('--retry-period').default(DEFAULT_MANAGER_OPTIONS.retryPeriodSeconds),
+    watchSilence: z.coerce
+      .number()
+      .int('--watch-silence must be whole seconds')
+      .min(3)
+      .max(3600)
+      .default(DEFAULT_MANAGER_OPTIONS.watchSilenceSeconds),
     logLevel: z.enum(LOG_LEVELS).default('info'),
     dryRun: z.boolean().default(false),
     identity: z.string().min(1).max(128).optional(),
@@ -152,6 +158,13 @@ export function registerRun(program: Command): void {
       opt('--renew-deadline <seconds>', 'the leader steps down when it could not renew for this long'),
     )
     .addOption(opt('--retry-period <seconds>', 'time between lease attempts'))
+    .addOption(
+      opt(
+        '--watch-silence <seconds>',
+        'a watch that delivers no event or bookmark for this long is relisted, and nothing is planned or ' +
+          'written until it delivers again (/readyz names it); default 90',
+      ),
+    )
     .addOption(opt('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'LOG_LEVEL'))
     .addOption(opt('--dry-run', 'plan and report (statuses, Events, metrics) but never touch nodes or pods'))
     .addOption(
@@ -246,6 +259,7 @@ export function registerRun(program: Command): void {
         leaseDurationSeconds: o.leaseDuration,
         renewDeadlineSeconds: o.renewDeadline,
         retryPeriodSeconds: o.retryPeriod,
+        watchSilenceSeconds: o.watchSilence,
         dryRun: o.dryRun,
         identity: o.identity,
         namespace: o.namespace,

@@ -1,7 +1,8 @@
 /**
  * Writes whose echo the informer caches have not delivered yet. The fleet planner waits for them before
  * planning again, so it never plans twice from a cache that misses its own last decisions (which could place
- * two jobs on one node). Entries expire after `timeoutMs` so a lost echo cannot block planning for good.
+ * two jobs on one node). An echo still missing after `timeoutMs` is overdue: the cache is behind, and the
+ * planner holds still and says so (fail closed) until it arrives (a relist delivers it, or the object's delete).
  */
 export class Expectations {
   private readonly pending = new Map<string, { rv: string; at: number }>();
@@ -31,10 +32,17 @@ export class Expectations {
     }
   }
 
-  /** Number of echoes still awaited (expired ones are dropped). */
-  outstanding(nowMs: number): number {
-    for (const [id, p] of this.pending) if (nowMs - p.at >= this.timeoutMs) this.pending.delete(id);
+  /** Number of echoes still awaited. */
+  outstanding(): number {
     return this.pending.size;
+  }
+
+  /** Echoes awaited for `timeoutMs` or longer (`Kind key`), oldest first. */
+  overdue(nowMs: number): string[] {
+    return [...this.pending]
+      .filter(([, p]) => nowMs - p.at >= this.timeoutMs)
+      .sort(([, a], [, b]) => a.at - b.at)
+      .map(([id]) => id.replace('|', ' '));
   }
 }
 

@@ -24,6 +24,7 @@ import {
 } from './admission.js';
 import type { Caches, Parsed } from './caches.js';
 import type { Expectations } from './expectations.js';
+import { cacheHold, freshnessReporter, type StaleCache } from './freshness.js';
 import { PLANNER_MANAGER, TARGET_MINING_GPUS, TARGET_MODE, TARGET_REASON } from './labels.js';
 import { nodeState } from './nodes.js';
 import { policyReporter, type PolicyReportDeps } from './policy-report.js';
@@ -35,6 +36,8 @@ export const FLEET_KEY = 'fleet';
 const REPLAN_MS = 30_000;
 /** Planning waits this long for the caches to echo its previous writes. */
 const ECHO_WAIT_MS = 100;
+/** While the caches are stale, how often to look again. */
+const HOLD_RECHECK_MS = 1000;
 const WRITE_CONCURRENCY = 8;
 const ANNOTATION_MAX_BYTES = 1024;
 
@@ -44,6 +47,8 @@ export interface FleetDeps {
   parsed: Parsed;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   expectations: Expectations;
+  /** Informers whose watch is silent past its liveness bound (planning holds while any is). */
+  staleCaches?: (() => StaleCache[]) | undefined;
   /** Where Events about a missing FleetPolicy go (the operator's Lease or Namespace). */
   policyRef?: PolicyReportDeps['policyRef'];
   /** --dry-run: plan and report only (the FleetPolicy's spec.dryRun does the same). */
@@ -58,10 +63,20 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
   const clock = deps.clock ?? systemClock;
   let lastRevenueAt: number | undefined;
   const policyReport = policyReporter(deps);
+  const freshness = freshnessReporter(deps);
 
   return async (_key, signal): Promise<ReconcileResult> => {
     const now = clock.now();
-    if (deps.expectations.outstanding(now) > 0) return { requeueAfterMs: ECHO_WAIT_MS };
+    // Fail closed: a cache known to be stale, or one that has not shown our own writes for too long, is
+    // never planned from.
+    const stale = deps.staleCaches?.() ?? [];
+    const hold = cacheHold(stale, deps.expectations.overdue(now));
+    if (hold) {
+      await freshness.holding(hold, stale, deps.caches.policy(), now);
+      return { requeueAfterMs: HOLD_RECHECK_MS };
+    }
+    freshness.fresh();
+    if (deps.expectations.outstanding() > 0) return { requeueAfterMs: ECHO_WAIT_MS };
     const policy = deps.caches.policy();
     // Fail closed: without a valid policy nothing is planned or written; the policy's return wakes this up.
     if (policy.source === 'none') {

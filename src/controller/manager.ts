@@ -24,6 +24,7 @@ import { objectKey, WorkQueue, type ReconcileFn } from '../kube/workqueue.js';
 import type { Logger } from '../log.js';
 import { Parsed, type Caches } from './caches.js';
 import { Expectations } from './expectations.js';
+import type { StaleCache } from './freshness.js';
 import { createFleetReconciler, FLEET_KEY } from './fleet.js';
 import { createJobReconciler } from './job.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR, PRODUCT_LABEL } from './labels.js';
@@ -70,6 +71,11 @@ export interface ManagerOptions {
   jobWorkers: number;
   poolWorkers: number;
   cacheSyncTimeoutMs: number;
+  /**
+   * Watch liveness bound: an informer whose watch delivers neither an event nor a bookmark for this long is
+   * relisted, /readyz names it, and nothing is planned or written from the caches until it delivers again.
+   */
+  watchSilenceSeconds: number;
   /** Where HTTP price sources may connect (flags --price-*-hosts); default: nowhere. */
   priceEgress?: EgressRules | undefined;
 }
@@ -89,6 +95,7 @@ export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
   jobWorkers: 4,
   poolWorkers: 2,
   cacheSyncTimeoutMs: 120_000,
+  watchSilenceSeconds: 90,
 };
 
 /** The write fence outside any term: a standby writes nothing through the operator's client. */
@@ -180,17 +187,19 @@ export class Manager {
 
     const ns = this.opts.namespace;
     this.poolScope = new PoolScope(this.opts.poolNamespaces ?? [ns ?? this.opts.leaderElectionNamespace]);
-    const common = { logger: this.log, clock: this.clock };
+    const common = { logger: this.log, clock: this.clock, silenceSeconds: this.opts.watchSilenceSeconds };
     const nodeSelector = [PRODUCT_LABEL, this.opts.nodeSelector].filter(Boolean).join(',');
     this.informers = {
       nodes: new Informer<V1Node>(this.client, Kinds.Node, { ...common, labelSelector: nodeSelector }),
       managedPods: new Informer<V1Pod>(this.client, Kinds.Pod, {
         ...common,
+        name: 'managed pods',
         namespace: ns,
         labelSelector: MANAGED_SELECTOR,
       }),
       foreignPods: new Informer<V1Pod>(this.client, Kinds.Pod, {
         ...common,
+        name: 'other pods on nodes',
         labelSelector: `${MANAGED_BY_LABEL}!=${MANAGED_BY}`,
         fieldSelector: 'spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed',
       }),
@@ -465,22 +474,25 @@ export class Manager {
         createFleetReconciler({
           ...base,
           expectations: this.expectations,
+          staleCaches: () => this.staleCaches(),
           metrics: this.metrics,
           logger: fleetLog,
           policyRef: () => this.policyEventRef(),
         }),
         fleetLog,
       ),
-      node: retryWriteRaces(
-        createNodeReconciler({
-          ...base,
-          minerGracePeriodSeconds: this.opts.minerGracePeriodSeconds,
-          metrics: this.metrics,
-          logger: nodeLog,
-        }),
-        nodeLog,
+      node: this.holdWhileStale(
+        retryWriteRaces(
+          createNodeReconciler({
+            ...base,
+            minerGracePeriodSeconds: this.opts.minerGracePeriodSeconds,
+            metrics: this.metrics,
+            logger: nodeLog,
+          }),
+          nodeLog,
+        ),
       ),
-      job: retryWriteRaces(createJobReconciler({ ...base, logger: jobLog }), jobLog),
+      job: this.holdWhileStale(retryWriteRaces(createJobReconciler({ ...base, logger: jobLog }), jobLog)),
       pool: createPoolReconciler({
         getPool: (ns, name) => this.informers.pools.get(ns, name),
         getConfigMap: (ns, name) => this.informers.configMaps.get(ns, name),
@@ -494,6 +506,25 @@ export class Manager {
         sources: this.opts.priceEgress ? { egress: this.opts.priceEgress } : undefined,
         readSecret: (ns, name, key) => this.readSecretKey(ns, name, key),
       }),
+    };
+  }
+
+  /** Informers whose watch is silent past the liveness bound (their caches may miss changes). */
+  private staleCaches(): StaleCache[] {
+    return this.allInformers().flatMap((i) => {
+      const silentMs = i.staleFor();
+      return silentMs === undefined ? [] : [{ name: i.name, silentMs }];
+    });
+  }
+
+  /**
+   * Node and job reconcilers act on nothing while a cache is stale (the fleet reconciler says why); the key
+   * is looked at again shortly, and every key once the caches are fresh (their relist's events).
+   */
+  private holdWhileStale(fn: ReconcileFn): ReconcileFn {
+    return async (key, signal) => {
+      if (this.staleCaches().length > 0) return { requeueAfterMs: 1000 };
+      return fn(key, signal);
     };
   }
 

@@ -118,18 +118,36 @@ async function handle(
 }
 
 /**
- * Ready when every cache has synced and the elector is leading or standing by (a standby is ready: it is
- * healthy and will take over). Not ready while syncing or after the elector stopped.
+ * Ready when every cache has synced and its watch delivers, and the elector is leading or standing by (a
+ * standby is ready: it is healthy and will take over). Not ready while syncing, while a watch is silent past
+ * its liveness bound (the operator then acts on nothing), or after the elector stopped.
  */
 export function operatorReadiness(
-  caches: readonly { resource: { resource: string }; hasSynced(): boolean }[],
+  caches: readonly {
+    resource: { resource: string };
+    name?: string;
+    hasSynced(): boolean;
+    staleFor?(): number | undefined;
+  }[],
   elector?: { state(): 'standby' | 'leader' | 'stopped' },
 ): Readiness {
-  const reasons = caches
-    .filter((c) => !c.hasSynced())
-    .map((c) => `cache of ${c.resource.resource} not synced`);
+  const reasons: string[] = [];
+  for (const c of caches) {
+    const name = c.name ?? c.resource.resource;
+    if (!c.hasSynced()) {
+      reasons.push(`cache of ${name} not synced`);
+      continue;
+    }
+    const stale = c.staleFor?.();
+    if (stale !== undefined) reasons.push(staleText(name, stale));
+  }
   const state = elector?.state();
   if (state === 'stopped') reasons.push('leader election stopped');
   if (reasons.length > 0) return { ready: false, reasons };
   return { ready: true, detail: state ?? 'no leader election' };
+}
+
+/** How a stale cache is named in /readyz and logs. */
+export function staleText(name: string, silentMs: number): string {
+  return `watch of ${name} silent for ${Math.floor(silentMs / 1000)} s (no event or bookmark): relisting, acting on nothing until it delivers again`;
 }

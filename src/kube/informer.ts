@@ -1,7 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { monotonicNow, systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { KubeClient } from './client.js';
 import { backoffDelay } from './ratelimit.js';
 import { apiVersionOf, resourcePath, type ResourceInfo } from './resources.js';
@@ -28,7 +28,17 @@ export interface InformerOptions<T extends KubernetesObject> {
   fieldSelector?: string | undefined;
   clock?: Clock;
   logger?: Logger;
-  /** Server-side watch timeout; the client also gives up on a watch silent for this plus a minute. */
+  /** Shown in readiness and logs (default: the resource, e.g. `pods`). */
+  name?: string;
+  /**
+   * Liveness bound: a watch that delivers neither an event nor a bookmark (nor connects) for this long is
+   * abandoned and the cache relisted; until a watch delivers again the cache counts as stale (default 90 s).
+   */
+  silenceSeconds?: number;
+  /**
+   * Server-side watch timeout (default and at most two thirds of the liveness bound, so that a healthy watch
+   * always delivers a bookmark or reconnects in time; the API server bookmarks every minute at most).
+   */
   watchTimeoutSeconds?: number;
   /** Backoff of restarts after errors: base doubling up to max. */
   restartBaseMs?: number;
@@ -45,6 +55,8 @@ export interface InformerStats {
   watches: number;
   errors: number;
   restarts: number;
+  /** Watches abandoned for silence (each followed by a relist). */
+  lapses: number;
 }
 
 /**
@@ -55,6 +67,8 @@ export interface InformerStats {
  */
 export class Informer<T extends KubernetesObject> {
   readonly resource: ResourceInfo;
+  readonly name: string;
+  readonly silenceMs: number;
   private readonly lw: k8s.ListWatch<T>;
   private readonly guard: GuardedWatch;
   private readonly clock: Clock;
@@ -66,7 +80,9 @@ export class Informer<T extends KubernetesObject> {
   private failures = 0;
   private restartTimer: TimerHandle | undefined;
   private syncWaiters: (() => void)[] = [];
-  private readonly counters: InformerStats = { lists: 0, watches: 0, errors: 0, restarts: 0 };
+  /** Monotonic time of the last proof that the watch delivers (it connected, or sent an event or bookmark). */
+  private aliveAt: number;
+  private readonly counters: InformerStats = { lists: 0, watches: 0, errors: 0, restarts: 0, lapses: 0 };
 
   constructor(
     client: Pick<KubeClient, 'kc' | 'rest'>,
@@ -74,7 +90,12 @@ export class Informer<T extends KubernetesObject> {
     opts: InformerOptions<T> = {},
   ) {
     this.resource = resource;
+    this.name = opts.name ?? resource.resource;
+    this.silenceMs = (opts.silenceSeconds ?? 90) * 1000;
+    if (!(this.silenceMs >= 3000))
+      throw new Error(`informer ${this.name}: silenceSeconds must be at least 3`);
     this.clock = opts.clock ?? systemClock;
+    this.aliveAt = monotonicNow(this.clock);
     this.logger = opts.logger;
     this.baseMs = opts.restartBaseMs ?? 250;
     this.maxMs = opts.restartMaxMs ?? 30_000;
@@ -94,17 +115,28 @@ export class Informer<T extends KubernetesObject> {
       this.failures = 0;
       return result;
     };
+    const maxTimeout = Math.max(2, Math.floor((this.silenceMs * 2) / 3 / 1000));
     this.guard = new GuardedWatch(opts.watch ?? new k8s.Watch(client.kc), {
       clock: this.clock,
-      timeoutSeconds: opts.watchTimeoutSeconds ?? 300,
+      timeoutSeconds: Math.min(opts.watchTimeoutSeconds ?? maxTimeout, maxTimeout),
+      silenceMs: this.silenceMs,
       isRunning: () => this.running,
       onStart: () => {
         // ListWatch only watches once its list has been applied to the cache.
         this.counters.watches++;
         this.markSynced();
       },
-      onEvent: () => {
-        this.failures = 0;
+      onAlive: (event) => {
+        // Only a delivered event proves the restart worked (a watch may connect and fail again at once).
+        if (event) this.failures = 0;
+        this.aliveAt = monotonicNow(this.clock);
+      },
+      onLapse: (silentMs) => {
+        this.counters.lapses++;
+        this.logger?.warn(
+          { informer: this.name, silentSeconds: Math.round(silentMs / 1000) },
+          'watch silent (no event or bookmark): abandoned; relisting',
+        );
       },
     });
     this.lw = new k8s.ListWatch<T>(
@@ -122,6 +154,7 @@ export class Informer<T extends KubernetesObject> {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.aliveAt = monotonicNow(this.clock);
     this.launch();
   }
 
@@ -136,6 +169,16 @@ export class Informer<T extends KubernetesObject> {
   /** True once the first full list is in the cache (stays true across restarts). */
   hasSynced(): boolean {
     return this.synced;
+  }
+
+  /**
+   * How long the watch has been silent (ms), once that is past the liveness bound: the cache may miss changes
+   * and must not be planned from. Undefined while the watch delivers (or before the first sync).
+   */
+  staleFor(): number | undefined {
+    if (!this.synced || !this.running) return undefined;
+    const silent = monotonicNow(this.clock) - this.aliveAt;
+    return silent > this.silenceMs ? silent : undefined;
   }
 
   /** Resolves once synced; rejects after timeoutMs. */
@@ -256,8 +299,9 @@ function errorText(err: unknown): string {
 }
 
 /**
- * Adds watch timeouts and bookmarks, a client-side watchdog, a once-only done, and drops events from a
- * watch that has already ended (so a stale stream can never write to the cache).
+ * Adds watch timeouts and bookmarks, a liveness watchdog (a watch that neither connects nor delivers an event
+ * or bookmark within the bound ends as if 410 Gone, so ListWatch relists), a once-only done, and drops events
+ * from a watch that has already ended (so a stale stream can never write to the cache).
  */
 class GuardedWatch implements WatchLike {
   private readonly live = new Set<AbortController>();
@@ -269,9 +313,13 @@ class GuardedWatch implements WatchLike {
     private readonly opts: {
       clock: Clock;
       timeoutSeconds: number;
+      silenceMs: number;
       isRunning(): boolean;
       onStart(): void;
-      onEvent(): void;
+      /** The watch connected (false), or delivered an event or bookmark (true). */
+      onAlive(event: boolean): void;
+      /** The watch was silent past the bound and is being abandoned. */
+      onLapse(silentMs: number): void;
     },
   ) {}
 
@@ -289,9 +337,10 @@ class GuardedWatch implements WatchLike {
     }
     this.opts.onStart();
     const epoch = this.epoch;
-    const { clock, timeoutSeconds } = this.opts;
+    const { clock, timeoutSeconds, silenceMs } = this.opts;
     let finished = false;
     let ctrl: AbortController | undefined;
+    let lastAt = monotonicNow(clock);
     const finish = (err: unknown): void => {
       if (finished) return;
       finished = true;
@@ -302,14 +351,28 @@ class GuardedWatch implements WatchLike {
       }
       done(err);
     };
-    const watchdog = clock.setTimeout(() => finish(null), (timeoutSeconds + 60) * 1000);
+    const alive = (event: boolean): void => {
+      lastAt = monotonicNow(clock);
+      this.opts.onAlive(event);
+    };
+    // Re-armed for the rest of the bound rather than reset per event (events can come thousands a second).
+    const check = (): void => {
+      const silent = monotonicNow(clock) - lastAt;
+      if (silent < silenceMs) {
+        watchdog = clock.setTimeout(check, silenceMs - silent);
+        return;
+      }
+      this.opts.onLapse(silent);
+      finish(new WatchLapsed(silent));
+    };
+    let watchdog = clock.setTimeout(check, silenceMs);
     try {
       ctrl = await this.inner.watch(
         path,
         { ...query, timeoutSeconds, allowWatchBookmarks: true },
         (phase, obj, raw) => {
           if (finished) return;
-          this.opts.onEvent();
+          alive(true);
           callback(phase, obj, raw);
         },
         finish,
@@ -318,6 +381,7 @@ class GuardedWatch implements WatchLike {
       finish(err);
       return new AbortController();
     }
+    if (!finished) alive(false); // connected: the API server answered the watch
     if (epoch !== this.epoch || !this.opts.isRunning()) {
       // Stopped while connecting: close this stream and end it without a done (nothing restarts it).
       finished = true;
@@ -332,6 +396,15 @@ class GuardedWatch implements WatchLike {
     this.epoch++;
     for (const c of this.live) c.abort();
     this.live.clear();
+  }
+}
+
+/** A watch abandoned for silence; code 410 makes ListWatch relist instead of resuming from its version. */
+class WatchLapsed extends Error {
+  readonly statusCode = 410;
+
+  constructor(silentMs: number) {
+    super(`watch silent for ${Math.round(silentMs / 1000)} s`);
   }
 }
 

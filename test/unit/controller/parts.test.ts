@@ -4,6 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cacheHold } from '../../../src/controller/freshness.js';
 import { Expectations } from '../../../src/controller/expectations.js';
 import { sameReason } from '../../../src/controller/fleet.js';
 import { modeBody } from '../../../src/controller/node.js';
@@ -228,23 +229,30 @@ describe('Expectations', () => {
   it('waits for the echo of a write, whether it arrives after or before expect()', () => {
     const e = new Expectations(1000);
     e.expect('Node', 'a', '10', 0);
-    expect(e.outstanding(0)).toBe(1);
+    expect(e.outstanding()).toBe(1);
     e.observe('Node', 'a', '9');
-    expect(e.outstanding(0)).toBe(1);
+    expect(e.outstanding()).toBe(1);
     e.observe('Node', 'a', '11'); // a later version proves ours was seen
-    expect(e.outstanding(0)).toBe(0);
+    expect(e.outstanding()).toBe(0);
     e.observe('Node', 'b', '20'); // the echo first...
     e.expect('Node', 'b', '20', 0); // ...then the write returns
-    expect(e.outstanding(0)).toBe(0);
+    expect(e.outstanding()).toBe(0);
   });
 
-  it('gives up on a lost echo after its timeout; a deletion counts as seen', () => {
+  it('never gives up on a missing echo: past its timeout it is overdue until seen; a deletion counts', () => {
     const e = new Expectations(1000);
     e.expect('TrainingJob', 'ns/j', '5', 0);
     e.expect('TrainingJob', 'ns/k', '6', 0);
+    e.expect('Node', 'a', '7', 500);
     e.observe('TrainingJob', 'ns/k', undefined);
-    expect(e.outstanding(999)).toBe(1);
-    expect(e.outstanding(1000)).toBe(0);
+    expect(e.outstanding()).toBe(2);
+    expect(e.overdue(999)).toEqual([]);
+    expect(e.overdue(1000)).toEqual(['TrainingJob ns/j']);
+    expect(e.overdue(60_000)).toEqual(['TrainingJob ns/j', 'Node a']);
+    e.observe('TrainingJob', 'ns/j', '5');
+    e.observe('Node', 'a', '8');
+    expect(e.overdue(60_000)).toEqual([]);
+    expect(e.outstanding()).toBe(0);
   });
 });
 
@@ -406,5 +414,17 @@ describe('node target reasons', () => {
     ['placed on a (8 GPUs); draining a', 'training: ns/j (8 GPUs)', false],
   ])('%s ~ %s: %s', (a, b, same) => {
     expect(sameReason(a, b)).toBe(same);
+  });
+});
+
+describe('cacheHold', () => {
+  it('plans only from fresh caches that show the operator’s own writes', () => {
+    expect(cacheHold([], [])).toBeUndefined();
+    expect(cacheHold([{ name: 'nodes', silentMs: 95_000 }], [])).toBe(
+      'not planning: the watch of nodes delivers nothing (no event or bookmark past its liveness bound; relisting)',
+    );
+    expect(cacheHold([], ['Node a', 'Node b', 'Node c', 'TrainingJob ml/j'])).toBe(
+      "not planning: the caches do not show the operator's own writes yet (Node a, Node b, Node c and 1 more)",
+    );
   });
 });

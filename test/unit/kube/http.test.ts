@@ -123,4 +123,22 @@ describe('operatorReadiness', () => {
     expect(r.ready).toBe(ready);
     if (!r.ready) expect(r.reasons.length).toBeGreaterThan(0);
   });
+
+  it('is not ready while a watch is silent past its bound, naming it and for how long', () => {
+    const stale = {
+      resource: { resource: 'pods' },
+      name: 'managed pods',
+      hasSynced: () => true,
+      staleFor: () => 12_400,
+    };
+    const live = { resource: { resource: 'nodes' }, hasSynced: () => true, staleFor: () => undefined };
+    const r = operatorReadiness([live, stale], { state: () => 'leader' });
+    expect(r).toEqual({
+      ready: false,
+      reasons: [
+        'watch of managed pods silent for 12 s (no event or bookmark): relisting, acting on nothing until it delivers again',
+      ],
+    });
+    expect(operatorReadiness([live], { state: () => 'leader' }).ready).toBe(true);
+  });
 });

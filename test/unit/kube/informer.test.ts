@@ -102,7 +102,7 @@ describe('Informer', () => {
     expect(watch.last().query).toMatchObject({
       resourceVersion: '10',
       labelSelector: 'app=x',
-      timeoutSeconds: 300,
+      timeoutSeconds: 60, // two thirds of the 90 s liveness bound, though 300 was asked for
       allowWatchBookmarks: true,
     });
     await informer.stop();
@@ -205,19 +205,38 @@ describe('Informer', () => {
     await informer.stop();
   });
 
-  it('restarts a watch that stays silent past its timeout', async () => {
-    const { clock, watch, informer } = setup([listOf('10')]);
+  it('abandons a watch silent past the liveness bound and relists; stale until a watch delivers again', async () => {
+    const { clock, watch, informer, listCalls } = setup([listOf('10'), listOf('20', cm('new', '15'))]);
     informer.start();
     await informer.waitForSync(1000);
     const first = watch.last();
-    await clock.advance(359_000);
+    // Bookmarks keep a quiet watch alive.
+    for (let i = 0; i < 4; i++) {
+      await clock.advance(60_000);
+      first.emit('BOOKMARK', { metadata: { resourceVersion: '10' } });
+    }
     expect(watch.calls).toHaveLength(1);
-    await clock.advance(1_000);
-    expect(watch.calls).toHaveLength(2);
+    expect(informer.staleFor()).toBeUndefined();
+    // Then nothing: at 90 s of silence the watch is dropped and the cache relisted; the new watch hangs.
+    let release: () => void = () => {};
+    watch.gate = new Promise<void>((resolve) => (release = resolve));
+    await clock.advance(89_000);
+    expect(watch.calls).toHaveLength(1);
+    expect(informer.staleFor()).toBeUndefined();
+    await clock.advance(2_000);
     expect(first.ctrl.signal.aborted).toBe(true);
+    expect(listCalls()).toBe(2);
+    expect(informer.get('ns', 'new')).toBeDefined();
+    expect(watch.last().query).toMatchObject({ resourceVersion: '20' });
+    expect(informer.staleFor()).toBeGreaterThanOrEqual(90_000);
+    expect(informer.stats().lapses).toBe(1);
     // Late events from the abandoned stream are dropped.
     first.emit('ADDED', cm('ghost', '99'));
     expect(informer.get('ns', 'ghost')).toBeUndefined();
+    // The new watch answers: live again.
+    release();
+    await flushPromises();
+    expect(informer.staleFor()).toBeUndefined();
     await informer.stop();
   });
 
