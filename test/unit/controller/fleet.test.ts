@@ -37,6 +37,8 @@ function harness(
     /** The cluster's FleetPolicy as stored, read each round: undefined in the box means none. */
     stored?: { object: unknown };
     fail?: (r: RestRequest) => Error | undefined;
+    /** Informers whose watch is silent (read each round). */
+    stale?: { name: string; silentMs: number }[];
   } = {},
 ): Harness {
   const names = ['n0', 'n1', 'n2', 'n3'];
@@ -107,6 +109,7 @@ function harness(
     parsed: new Parsed(),
     events: { normal: record('Normal'), warning: record('Warning') },
     expectations,
+    staleCaches: () => opts.stale ?? [],
     clock: new FakeClock(NOW),
     policyRef: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: 'op', namespace: 'sys' }),
   });
@@ -171,6 +174,59 @@ describe('fleet reconciler', () => {
     const err = await h.run().catch((e: unknown) => e);
     expect(isWriteRace(err)).toBe(true);
     expect(patches(h).filter((p) => p.startsWith('/api/v1/nodes'))).toEqual([]);
+  });
+
+  it('a write race on a job giving nodes up stops the round before any admission', async () => {
+    const conflict = new ApiError('PATCH', '/x', 409, { reason: 'Conflict', message: 'modified' }, undefined);
+    const done = {
+      ...rawJob('done'),
+      status: {
+        conditions: [
+          {
+            type: 'Admitted',
+            status: 'True',
+            reason: 'Placed',
+            message: '',
+            lastTransitionTime: '2024-01-01T00:00:00Z',
+          },
+          {
+            type: 'Succeeded',
+            status: 'True',
+            reason: 'Done',
+            message: '',
+            lastTransitionTime: '2024-01-01T01:00:00Z',
+          },
+        ],
+      },
+    } as KubernetesObject;
+    const h = harness({
+      jobs: [done, rawJob('big')],
+      fail: (r) => (r.path.endsWith('/trainingjobs/done/status') ? conflict : undefined),
+    });
+    const err = await h.run().catch((e: unknown) => e);
+    expect(isWriteRace(err)).toBe(true);
+    expect(patches(h)).toEqual(['/apis/rigshift.io/v1alpha1/namespaces/ml/trainingjobs/done/status']);
+  });
+
+  it('holds still while an echo of its own writes is overdue, or a cache is stale', async () => {
+    const h = harness({ jobs: [rawJob('big')] });
+    h.expectations.expect('Node', 'n0', '7', NOW - 10_000);
+    expect(await h.run()).toEqual({ requeueAfterMs: 1000 });
+    expect(h.requests).toEqual([]);
+    h.expectations.observe('Node', 'n0', '7');
+    const stale = [{ name: 'nodes', silentMs: 95_000 }];
+    const held = harness({ jobs: [rawJob('big')], clusterPolicy: true, stale });
+    expect(await held.run()).toEqual({ requeueAfterMs: 1000 });
+    // Only the FleetPolicy's Ready=False says why; no job or node is written.
+    expect(patches(held)).toEqual(['/apis/rigshift.io/v1alpha1/fleetpolicies/default/status']);
+    expect(held.requests[0]?.body).toMatchObject({
+      status: { conditions: [{ type: 'Ready', status: 'False', reason: 'CachesStale' }] },
+    });
+    stale.length = 0;
+    await h.run();
+    await held.run();
+    expect(patches(h).length).toBeGreaterThan(0);
+    expect(patches(held).some((p) => p.includes('/trainingjobs/big/'))).toBe(true);
   });
 
   it('dry run: the job says where it would go, no node is touched', async () => {

@@ -101,6 +101,49 @@ describe('rest client', () => {
     expect(auth).toBe('GET 200');
   });
 
+  it('binds every write to the fence: refused once it is aborted, cancelled mid-flight; reads pass', async () => {
+    const s = await scriptedServer(() => ({ status: 200, body: { kind: 'Node' } }));
+    closeServer = s.close;
+    let term = new AbortController();
+    const rest = createRestClient(s.kc, { writeFence: () => term.signal });
+    await rest.request({ method: 'PATCH', path: '/api/v1/nodes/a', body: {} });
+    term.abort(new Error('leadership lost: lease held by rival'));
+    for (const method of ['PATCH', 'POST', 'PUT', 'DELETE'] as const) {
+      await expect(rest.request({ method, path: '/api/v1/nodes/a', body: {} })).rejects.toThrow(
+        `${method} /api/v1/nodes/a: not sent: leadership lost: lease held by rival`,
+      );
+    }
+    await rest.request({ method: 'GET', path: '/api/v1/nodes/a' });
+    expect(s.seen.map((r) => r.method)).toEqual(['PATCH', 'GET']);
+
+    // A write the server has not answered yet is cancelled when the fence aborts.
+    let arrived: () => void = () => {};
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    const hanging = http.createServer(() => arrived());
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const kc = new k8s.KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        {
+          name: 'c',
+          server: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`,
+          skipTLSVerify: true,
+        },
+      ],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    term = new AbortController();
+    const slow = createRestClient(kc, { writeFence: () => term.signal });
+    const write = slow.request({ method: 'PATCH', path: '/api/v1/nodes/a', body: {} });
+    await reached;
+    term.abort(new Error('leadership lost'));
+    await expect(write).rejects.toThrow(/PATCH \/api\/v1\/nodes\/a: .*abort/i);
+    hanging.closeAllConnections();
+    await new Promise<void>((resolve) => hanging.close(() => resolve()));
+  });
+
   it('waits for Retry-After on 429 and then succeeds', async () => {
     const tooMany = {
       status: 429,
