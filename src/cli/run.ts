@@ -147,7 +147,7 @@ export function registerRun(program: Command): void {
     .addOption(
       opt(
         '--metrics-job-bids',
-        'export every TrainingJob’s bid (rigshift_training_bid_usd_per_gpu_hour{namespace,job}); off by default',
+        'export per-job series: every TrainingJob’s bid, wait and preemptions (labels job_namespace, training_job); off by default',
       ),
     )
     .addOption(opt('--leader-elect', 'run for leadership through a Lease; only the leader acts'))

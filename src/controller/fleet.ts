@@ -27,6 +27,7 @@ import type { Expectations } from './expectations.js';
 import { cacheHold, freshnessReporter, type StaleCache } from './freshness.js';
 import { PLANNER_MANAGER, TARGET_MINING_GPUS, TARGET_MODE, TARGET_REASON } from './labels.js';
 import { nodeState } from './nodes.js';
+import { observeAdmission, setPendingGauges } from './job-metrics.js';
 import { policyReporter, type PolicyReportDeps } from './policy-report.js';
 import { buildSnapshot, jobKey, jobPhase, startDeadlineMs, type SnapshotResult } from './snapshot.js';
 
@@ -158,7 +159,7 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
     if (policy.source === 'cluster' && policy.object) {
       await writePolicyStatus(deps, policy.object, view, decided, dryRun, now).catch(record);
     }
-    observe(deps, view, now, lastRevenueAt);
+    observe(deps, view, policy.spec, now, lastRevenueAt);
     lastRevenueAt = now;
     deps.logger?.debug(
       {
@@ -233,6 +234,7 @@ async function writeJob(
     { fieldManager: PLANNER_MANAGER, force: true, subresource: 'status' },
   );
   deps.expectations.expect('TrainingJob', jobKey(job), written.metadata.resourceVersion, clock.now());
+  observeAdmission(deps.metrics, job, desired, now.getTime());
   const event = warning ? { type: 'Warning' as const, ...warning } : admissionEvent(job, desired);
   if (event) {
     const ref = {
@@ -376,7 +378,13 @@ async function writePolicyStatus(
 }
 
 /** Gauges and revenue counters from the snapshot and the plan. */
-function observe(deps: FleetDeps, view: SnapshotResult, now: number, lastAt: number | undefined): void {
+function observe(
+  deps: FleetDeps,
+  view: SnapshotResult,
+  policy: FleetPolicySpec,
+  now: number,
+  lastAt: number | undefined,
+): void {
   const m = deps.metrics;
   if (!m) return;
   const counts: Record<string, { nodes: number; gpus: number }> = {};
@@ -388,9 +396,11 @@ function observe(deps: FleetDeps, view: SnapshotResult, now: number, lastAt: num
   setModeGauges(m, counts);
   m.trainingBid.reset();
   for (const j of view.snapshot.jobs) {
-    const [namespace = '', job = ''] = j.key.split('/');
-    m.trainingBid.set({ namespace, job }, j.bidUsdPerGpuHour);
+    const [job_namespace = '', training_job = ''] = j.key.split('/');
+    m.trainingBid.set({ job_namespace, training_job }, j.bidUsdPerGpuHour);
   }
+  setPendingGauges(m, view.jobs.values(), now);
+  m.drainsPastTimeout.set(drainsPastTimeout(view, policy, now));
   if (lastAt === undefined) return;
   const hours = Math.max(0, now - lastAt) / 3_600_000;
   const yieldOf = new Map<string, number>();
@@ -407,6 +417,21 @@ function observe(deps: FleetDeps, view: SnapshotResult, now: number, lastAt: num
     if (j.state === 'running') training += j.bidUsdPerGpuHour * j.replicas * j.gpusPerReplica * hours;
   if (mining > 0) m.revenue.inc({ mode: 'mining' }, mining);
   if (training > 0) m.revenue.inc({ mode: 'training' }, training);
+}
+
+/** Draining nodes whose drain started longer ago than the policy's drain timeout (stalled, whatever the policy). */
+export function drainsPastTimeout(
+  view: Pick<SnapshotResult, 'nodes'>,
+  policy: FleetPolicySpec,
+  now: number,
+): number {
+  let n = 0;
+  for (const node of view.nodes.values()) {
+    const st = nodeState(node, policy);
+    if (st.mode !== 'draining' || st.drainStartedMs === undefined) continue;
+    if (now - st.drainStartedMs > policy.drainTimeoutSeconds * 1000) n++;
+  }
+  return n;
 }
 
 /** When to plan again without an event: the next end of a dwell or of a minimum runtime, at most REPLAN_MS. */

@@ -8,8 +8,10 @@ import { Kinds, resourcePath } from '../kube/resources.js';
 import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../kube/rest.js';
 import { mergeConditions } from '../kube/status.js';
 import { splitKey, type ReconcileFn, type ReconcileResult } from '../kube/workqueue.js';
+import type { OperatorMetrics } from '../kube/metrics.js';
 import type { Logger } from '../log.js';
 import type { Caches, Parsed } from './caches.js';
+import { observeStart } from './job-metrics.js';
 import { FIELD_MANAGER, FINALIZER, TRAINING_JOB_LABEL } from './labels.js';
 import { nodeState } from './nodes.js';
 import { policyInForce } from './policy.js';
@@ -35,6 +37,7 @@ export interface JobDeps {
   dryRun?: boolean;
   clock?: Clock;
   logger?: Logger | undefined;
+  metrics?: OperatorMetrics | undefined;
 }
 
 /** Pods of a job: the operator's, labelled with the job, owned by this incarnation of it. */
@@ -226,6 +229,7 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
           } as KubernetesObject,
           { fieldManager: FIELD_MANAGER, force: true, subresource: 'status', signal },
         );
+        observeStart(deps.metrics, j, status, clock.now());
       } catch (err) {
         if (isNotFound(err)) return;
         throw err;

@@ -492,7 +492,9 @@ export class Manager {
           nodeLog,
         ),
       ),
-      job: this.holdWhileStale(retryWriteRaces(createJobReconciler({ ...base, logger: jobLog }), jobLog)),
+      job: this.holdWhileStale(
+        retryWriteRaces(createJobReconciler({ ...base, metrics: this.metrics, logger: jobLog }), jobLog),
+      ),
       pool: createPoolReconciler({
         getPool: (ns, name) => this.informers.pools.get(ns, name),
         getConfigMap: (ns, name) => this.informers.configMaps.get(ns, name),

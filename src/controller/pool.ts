@@ -43,7 +43,9 @@ export interface PoolReconcilerDeps {
   client: Pick<KubeClient, 'rest' | 'mapper'>;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   /** Yield gauges `rigshift_mining_yield_usd_per_gpu_hour{pool="ns/name",product}`. */
-  metrics?: Pick<OperatorMetrics, 'miningYield'> | undefined;
+  metrics?:
+    | Pick<OperatorMetrics, 'miningYield' | 'poolYieldKnown' | 'poolPriceReadTime' | 'priceRefusals'>
+    | undefined;
   clock?: Clock | undefined;
   logger?: Logger | undefined;
   /** Called with the pool's key after its status changed or it was deleted: enqueue the fleet key here. */
@@ -91,6 +93,7 @@ export class PoolReconciler {
     let desired: PoolStatus;
     let outcome: YieldOutcome | undefined;
     let requeueAfterMs: number | undefined;
+    let readings: PoolReadings | undefined;
     const parsed = parseMiningPool(obj);
     if (!parsed.ok) {
       desired = invalidSpecStatus(parsed.error, generation, previous, counts);
@@ -103,7 +106,7 @@ export class PoolReconciler {
         sources.revenueUsdPerMhsDay.read(now),
         sources.electricityUsdPerKwh.read(now),
       ]);
-      const readings: PoolReadings = { revenueUsdPerMhsDay: revenue, electricityUsdPerKwh: power };
+      readings = { revenueUsdPerMhsDay: revenue, electricityUsdPerKwh: power };
       outcome = computeYields(spec, readings);
       desired = buildPoolStatus({ generation, outcome, readings, previous, counts, now });
       requeueAfterMs = nextCheckMs(Object.values(sources), [revenue, power], now.getTime());
@@ -129,7 +132,7 @@ export class PoolReconciler {
 
     const condition = desired.conditions?.find((c) => c.type === 'YieldKnown');
     if (condition) await this.report(obj, key, previous, condition, outcome?.refusals ?? []);
-    this.setGauges(key, outcome);
+    this.setGauges(key, outcome, readings);
     if (written) {
       this.deps.logger?.debug(
         { pool: key, yieldKnown: condition?.status, reason: condition?.reason },
@@ -146,7 +149,7 @@ export class PoolReconciler {
     for (const cache of this.caches.values()) cache.retain((k) => !k.startsWith(prefix));
     this.reported.delete(key);
     for (const input of PRICE_INPUTS) this.refusalsSeen.delete(`${key}/${input}`);
-    this.setGauges(key, undefined);
+    this.setGauges(key, undefined, undefined, true);
   }
 
   private gone(key: string): void {
@@ -196,6 +199,7 @@ export class PoolReconciler {
       const id = `${key}/${r.input}`;
       if (this.refusalsSeen.get(id) === r.at.getTime()) continue;
       this.refusalsSeen.set(id, r.at.getTime());
+      this.deps.metrics?.priceRefusals.inc({ pool: key, input: r.input, code: r.code });
       this.deps.logger?.warn({ pool: key, input: r.input, code: r.code, reason: r.reason }, 'price refused');
       writes.push(this.deps.events.warning(obj, 'PriceRefused', 'ReadPrice', refusalNote(r)));
     }
@@ -211,9 +215,22 @@ export class PoolReconciler {
     await Promise.all(writes);
   }
 
-  private setGauges(key: string, outcome: YieldOutcome | undefined): void {
-    const gauge = this.deps.metrics?.miningYield;
-    if (!gauge) return;
+  private setGauges(
+    key: string,
+    outcome: YieldOutcome | undefined,
+    readings: PoolReadings | undefined,
+    gone = false,
+  ): void {
+    const metrics = this.deps.metrics;
+    if (!metrics) return;
+    const gauge = metrics.miningYield;
+    if (gone) metrics.poolYieldKnown.remove({ pool: key });
+    else metrics.poolYieldKnown.set({ pool: key }, outcome?.known ? 1 : 0);
+    for (const input of PRICE_INPUTS) {
+      const r = readings?.[input];
+      if (r?.ok) metrics.poolPriceReadTime.set({ pool: key, input }, r.readAt.getTime() / 1000);
+      else metrics.poolPriceReadTime.remove({ pool: key, input });
+    }
     const had = this.gauges.get(key) ?? new Set<string>();
     const now = new Set<string>();
     if (outcome?.known) {

@@ -15,7 +15,27 @@ export interface OperatorMetrics {
    * A training job's bid per GPU-hour (USD). Exported only with `jobBids` (what each renter pays is their
    * business); otherwise a gauge on no registry, so callers set it either way.
    */
-  trainingBid: Gauge<'namespace' | 'job'>;
+  trainingBid: Gauge<'job_namespace' | 'training_job'>;
+  /** How long each pending job has waited since it was (last) queued: per job, exported with `jobBids`. */
+  jobWait: Gauge<'job_namespace' | 'training_job'>;
+  /** A job's preemptions so far (status.preemptions): per job, exported with `jobBids`. */
+  jobPreemptions: Gauge<'job_namespace' | 'training_job'>;
+  /** Jobs waiting for placement, and the longest wait among them, per namespace. */
+  pendingJobs: Gauge<'job_namespace'>;
+  pendingMaxWait: Gauge<'job_namespace'>;
+  /** Queued (created or requeued) until admitted; observed once per admission, from status timestamps. */
+  admissionWait: Histogram<'job_namespace'>;
+  /** Admitted until every replica runs; observed once per start, from status timestamps. */
+  readyWait: Histogram<'job_namespace'>;
+  preemptions: Counter<'job_namespace'>;
+  /** Draining nodes whose drain has run longer than the policy's drainTimeoutSeconds. */
+  drainsPastTimeout: Gauge;
+  /** 1 while a pool's yield is known (condition YieldKnown True), else 0. */
+  poolYieldKnown: Gauge<'pool'>;
+  /** When the price value a pool uses was read (Unix seconds), per input. */
+  poolPriceReadTime: Gauge<'pool' | 'input'>;
+  /** Refused price refreshes (outliers, egress refusals, bad answers), per pool and input. */
+  priceRefusals: Counter<'pool' | 'input' | 'code'>;
   switches: Counter<'from' | 'to' | 'reason'>;
   drainDuration: Histogram<'outcome'>;
   reconcileDuration: Histogram<'controller'>;
@@ -27,6 +47,9 @@ export interface OperatorMetrics {
   leader: Gauge;
   apiRequests: Counter<'verb' | 'code'>;
 }
+
+/** Waits for placement and start: seconds to days, as Kueue's admission wait buckets. */
+const WAIT_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400];
 
 export function createMetrics(opts: { defaultMetrics?: boolean; jobBids?: boolean } = {}): OperatorMetrics {
   const registry = new Registry();
@@ -50,8 +73,75 @@ export function createMetrics(opts: { defaultMetrics?: boolean; jobBids?: boolea
     trainingBid: new Gauge({
       name: 'rigshift_training_bid_usd_per_gpu_hour',
       help: "A training job's bid per GPU-hour",
-      labelNames: ['namespace', 'job'],
+      labelNames: ['job_namespace', 'training_job'],
       registers: opts.jobBids ? registers : [],
+    }),
+    jobWait: new Gauge({
+      name: 'rigshift_job_wait_seconds',
+      help: 'Seconds a pending training job has waited since it was queued',
+      labelNames: ['job_namespace', 'training_job'],
+      registers: opts.jobBids ? registers : [],
+    }),
+    jobPreemptions: new Gauge({
+      name: 'rigshift_job_preemptions',
+      help: 'Times a training job was preempted (status.preemptions)',
+      labelNames: ['job_namespace', 'training_job'],
+      registers: opts.jobBids ? registers : [],
+    }),
+    pendingJobs: new Gauge({
+      name: 'rigshift_pending_jobs',
+      help: 'Training jobs waiting for placement',
+      labelNames: ['job_namespace'],
+      registers,
+    }),
+    pendingMaxWait: new Gauge({
+      name: 'rigshift_pending_job_max_wait_seconds',
+      help: 'Longest wait among the pending training jobs of a namespace',
+      labelNames: ['job_namespace'],
+      registers,
+    }),
+    admissionWait: new Histogram({
+      name: 'rigshift_job_admission_wait_time_seconds',
+      help: 'Time from a job being queued (created, preempted or rolled back) to its admission',
+      labelNames: ['job_namespace'],
+      buckets: WAIT_BUCKETS,
+      registers,
+    }),
+    readyWait: new Histogram({
+      name: 'rigshift_job_admitted_until_ready_wait_time_seconds',
+      help: 'Time from a job being admitted to all its replicas running',
+      labelNames: ['job_namespace'],
+      buckets: WAIT_BUCKETS,
+      registers,
+    }),
+    preemptions: new Counter({
+      name: 'rigshift_job_preemptions_total',
+      help: 'Training jobs preempted (a higher bid or a better mining yield took their nodes)',
+      labelNames: ['job_namespace'],
+      registers,
+    }),
+    drainsPastTimeout: new Gauge({
+      name: 'rigshift_drains_past_timeout',
+      help: 'Draining nodes whose drain has run longer than drainTimeoutSeconds',
+      registers,
+    }),
+    poolYieldKnown: new Gauge({
+      name: 'rigshift_pool_yield_known',
+      help: "1 while a MiningPool's yield is known, else 0",
+      labelNames: ['pool'],
+      registers,
+    }),
+    poolPriceReadTime: new Gauge({
+      name: 'rigshift_pool_price_read_timestamp_seconds',
+      help: 'When the price value a MiningPool uses was read (Unix time)',
+      labelNames: ['pool', 'input'],
+      registers,
+    }),
+    priceRefusals: new Counter({
+      name: 'rigshift_price_refusals_total',
+      help: 'Price refreshes refused (bad answer, outlier, egress rules)',
+      labelNames: ['pool', 'input', 'code'],
+      registers,
     }),
     switches: new Counter({
       name: 'rigshift_mode_switches_total',
@@ -117,6 +207,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean; jobBids?: boolea
     m.gpus.set({ mode }, 0);
   }
   m.leader.set(0);
+  m.drainsPastTimeout.set(0);
   return m;
 }
 

@@ -99,7 +99,7 @@ it('exports per-job bids once an admin turns them on', async () => {
   });
   expect(body).toMatch(
     new RegExp(
-      `^rigshift_training_bid_usd_per_gpu_hour\\{namespace="${w.ns}",job="secret-bid"\\} 7.77$`,
+      `^rigshift_training_bid_usd_per_gpu_hour\\{job_namespace="${w.ns}",training_job="secret-bid"\\} 7.77$`,
       'm',
     ),
   );

@@ -19,7 +19,7 @@ describe('metrics', () => {
     const m = createMetrics({ defaultMetrics: false, jobBids: true });
     setModeGauges(m, { mining: { nodes: 4, gpus: 32 }, training: { nodes: 2, gpus: 16 } });
     m.miningYield.set({ pool: 'kaspa', product: 'NVIDIA-GeForce-RTX-3090' }, 0.031);
-    m.trainingBid.set({ namespace: 'ml', job: 'llama' }, 0.35);
+    m.trainingBid.set({ job_namespace: 'ml', training_job: 'llama' }, 0.35);
     m.switches.inc({ from: 'mining', to: 'draining', reason: 'TrainingPaysMore' });
     m.drainDuration.observe({ outcome: 'evicted' }, 42);
     m.revenue.inc({ mode: 'training' }, 1.5);
@@ -33,7 +33,7 @@ describe('metrics', () => {
       'rigshift_nodes{mode="idle"} 0',
       'rigshift_gpus{mode="training"} 16',
       'rigshift_mining_yield_usd_per_gpu_hour{pool="kaspa",product="NVIDIA-GeForce-RTX-3090"} 0.031',
-      'rigshift_training_bid_usd_per_gpu_hour{namespace="ml",job="llama"} 0.35',
+      'rigshift_training_bid_usd_per_gpu_hour{job_namespace="ml",training_job="llama"} 0.35',
       'rigshift_mode_switches_total{from="mining",to="draining",reason="TrainingPaysMore"} 1',
       'rigshift_drain_duration_seconds_count{outcome="evicted"} 1',
       'rigshift_revenue_usd_total{mode="training"} 1.5',
@@ -48,7 +48,7 @@ describe('metrics', () => {
 
   it('exports per-job bids only when turned on', async () => {
     const m = createMetrics({ defaultMetrics: false });
-    m.trainingBid.set({ namespace: 'ml', job: 'llama' }, 0.35);
+    m.trainingBid.set({ job_namespace: 'ml', training_job: 'llama' }, 0.35);
     expect(await m.registry.metrics()).not.toContain('rigshift_training_bid');
   });
 
