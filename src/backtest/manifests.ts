@@ -56,6 +56,7 @@ export function fleetPolicyFrom(text: string, file = 'policy'): LoadedPolicy {
       hysteresisPercent: s.hysteresisPercent,
       minDwellSeconds: s.minDwellSeconds,
       switchingSeconds: s.switchingSeconds,
+      paybackSeconds: s.paybackSeconds,
       maxConcurrentDrains: s.maxConcurrentDrains,
       allowIdle: s.allowIdle,
       floorRentalUsdPerGpuHour:

@@ -120,6 +120,7 @@ export function plannerPolicy(spec: FleetPolicySpec): PlannerPolicy {
     hysteresisPercent: spec.hysteresisPercent,
     minDwellSeconds: spec.minDwellSeconds,
     switchingSeconds: spec.switchingSeconds,
+    paybackSeconds: spec.paybackSeconds,
     maxConcurrentDrains: spec.maxConcurrentDrains,
     allowIdle: spec.allowIdle,
     floorRentalUsdPerGpuHour:

@@ -69,6 +69,18 @@ export const fleetPolicySpecSchema = z
         'Expected time a switch costs, in seconds: draining, pulling images and starting the other workload, ' +
           'during which the node earns nothing. Weighed against the gain of every switch. Default 300.',
       ),
+    paybackSeconds: z
+      .int()
+      .min(60)
+      .max(2592000)
+      .default(86400)
+      .describe(
+        'How long a price gap is expected to last, in seconds: a switch is made only when its gain over ' +
+          'max(this, minDwellSeconds) pays for the switchingSeconds it loses. Pick about how long the gaps you ' +
+          'see between mining and rental prices last: mining revenue and rental quotes move about daily, hence ' +
+          'the default; shorter (e.g. 3600 under hourly power prices) switches only for large gaps, longer for ' +
+          'small steady ones. Default 86400.',
+      ),
     maxConcurrentDrains: withCel(
       z
         .union([z.int().min(1), z.string().max(64).regex(NODE_PERCENT, { message: drainsMessage })])

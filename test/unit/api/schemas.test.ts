@@ -65,6 +65,7 @@ describe('defaults', () => {
       hysteresisPercent: 5,
       minDwellSeconds: 3600,
       switchingSeconds: 300,
+      paybackSeconds: 86400,
       maxConcurrentDrains: '10%',
       startTimeoutSeconds: 600,
       startBackoffSeconds: 30,

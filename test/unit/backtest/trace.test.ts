@@ -70,6 +70,7 @@ describe('manifests', () => {
       hysteresisPercent: 5,
       minDwellSeconds: 3600,
       switchingSeconds: 300,
+      paybackSeconds: 86400,
       maxConcurrentDrains: '10%',
       allowIdle: false,
       floorRentalUsdPerGpuHour: 0.15,
