@@ -65,6 +65,7 @@ export function progressBar(label: string): {
     },
     end() {
       if (tty && shown) process.stderr.write('\n');
+      shown = false;
     },
   };
 }
@@ -110,6 +111,27 @@ function table(report: BacktestReport | JobsReport, withJobs: boolean): string {
     .join('\n');
 }
 
+/**
+ * The LP solver's log on stderr, once a solve has run for two seconds (short solves stay quiet): the bound of
+ * a long job trace can take minutes.
+ */
+function solverLog(clearBar: () => void): (line: string) => void {
+  let started = 0;
+  let held: string[] | null = [];
+  return (line) => {
+    if (started === 0) started = Date.now();
+    if (held !== null) {
+      held.push(line);
+      if (Date.now() - started < 2000) return;
+      clearBar();
+      for (const l of held) process.stderr.write(`LP bound: ${l}\n`);
+      held = null;
+      return;
+    }
+    process.stderr.write(`LP bound: ${line}\n`);
+  };
+}
+
 export function registerBacktest(program: Command): void {
   program
     .command('backtest')
@@ -131,7 +153,7 @@ export function registerBacktest(program: Command): void {
     .option('--decisions <file>', 'write rigshift decisions as CSV (time,node,gpu_product,mode)')
     .option('--chart <file>', 'write an SVG chart of prices, yields and fleet modes')
     .option('--jobs <file>', 'job trace CSV: replay real demand instead of an unlimited rental market')
-    .action((opts: Options) => {
+    .action(async (opts: Options) => {
       const trace = parseTrace(readFileSync(opts.trace, 'utf8'), basename(opts.trace));
       const pool = loadMiningPool(opts.pool);
       const { name, policy } = loadFleetPolicy(opts.policy);
@@ -139,7 +161,11 @@ export function registerBacktest(program: Command): void {
       const bar = progressBar('rigshift backtest');
       if (opts.jobs) {
         const jobs = parseJobTrace(readFileSync(opts.jobs, 'utf8'), basename(opts.jobs));
-        const result = runJobsBacktest(trace, jobs, pool, policy, shape, bar.update);
+        const result = await runJobsBacktest(trace, jobs, pool, policy, shape, {
+          onProgress: bar.update,
+          onLog: solverLog(bar.end),
+          jobsName: basename(opts.jobs),
+        });
         bar.end();
         if (opts.decisions) writeJobDecisions(opts.decisions, result);
         if (opts.chart) {
@@ -163,7 +189,8 @@ export function registerBacktest(program: Command): void {
             `perfect foresight here is an upper bound: ${result.report.strategies.perfectForesight.bound}`,
           );
           console.log(
-            `capture ratio ${result.report.captureRatio ?? 'n/a'} (rigshift / that bound), ${result.report.seconds} s`,
+            `capture ratio ${result.report.captureRatio ?? 'n/a'} (rigshift / that bound), ${result.report.seconds} s ` +
+              `(the LP: ${result.report.lp.columns} columns, ${result.report.lp.rows} rows, ${result.report.lp.seconds} s)`,
           );
         }
         return;

@@ -5,7 +5,7 @@ import { buildMarket, type Market } from '../market.js';
 import type { FleetShape } from '../replay.js';
 import { THRESHOLD_PERCENT, cents } from '../run.js';
 import type { Trace } from '../trace.js';
-import { BOUND_DESCRIPTION, jobsUpperBound } from './bound.js';
+import { LP_BOUND_DESCRIPTION, jobsLpBound, type LpBound } from './lp.js';
 import {
   alwaysMineStrategy,
   alwaysRentStrategy,
@@ -13,7 +13,7 @@ import {
   rigshiftStrategy,
   thresholdStrategy,
 } from './strategies.js';
-import type { TraceJob } from './trace.js';
+import { assertJobsWithin, type TraceJob } from './trace.js';
 import { World, type Composition, type JobCounts, type StepRecord, type Strategy } from './world.js';
 
 /** A backtest with a job trace: demand arrives instead of an unlimited market. */
@@ -34,6 +34,8 @@ export interface JobsReport {
     threshold: JobsStrategyFigures;
     perfectForesight: { revenueUsd: number; switches: number; bound: string };
   };
+  /** The LP behind perfectForesight: its size and solve time. */
+  lp: { columns: number; rows: number; seconds: number };
   captureRatio: number | null;
   steps: number;
   seconds: number;
@@ -64,17 +66,38 @@ function assertAligned(market: Market): void {
   }
 }
 
-export function runJobsBacktest(
+export interface JobsOptions {
+  onProgress?: (done: number, total: number) => void;
+  /** The LP solver's progress lines. */
+  onLog?: (line: string) => void;
+  /** The job trace's name, for errors. */
+  jobsName?: string;
+}
+
+export async function runJobsBacktest(
   trace: Trace,
   jobs: readonly TraceJob[],
   pool: PoolProfile,
   policy: PlannerPolicy,
   shape: FleetShape,
-  onProgress?: (done: number, total: number) => void,
-): JobsDetail {
+  options: JobsOptions = {},
+): Promise<JobsDetail> {
+  const onProgress = options.onProgress;
   const started = performance.now();
   const market = buildMarket(trace, pool);
   assertAligned(market);
+  const steps = market.products[0]?.series;
+  if (steps && steps.startMs.length > 0) {
+    const last = steps.startMs.length - 1;
+    assertJobsWithin(
+      jobs,
+      {
+        startMs: steps.startMs[0] as number,
+        endMs: (steps.startMs[last] as number) + (steps.hours[last] as number) * 3_600_000,
+      },
+      options.jobsName,
+    );
+  }
   const S = policy.switchingSeconds;
   const T = market.timeline.length;
   const fleet: FleetSeries = {
@@ -94,7 +117,7 @@ export function runJobsBacktest(
   };
   const strategies: [string, Strategy][] = [
     ['alwaysMine', alwaysMineStrategy()],
-    ['alwaysRent', alwaysRentStrategy()],
+    ['alwaysRent', alwaysRentStrategy(policy.allowIdle)],
     ['greedy', greedyStrategy()],
     ['threshold', thresholdStrategy(THRESHOLD_PERCENT, policy.allowIdle)],
   ];
@@ -105,14 +128,12 @@ export function runJobsBacktest(
   const rig = rigWorld.run(rigshiftStrategy(policy), tick);
   done += T;
   const results: Record<string, JobsStrategyFigures> = {};
-  let bestLower = rig.revenue;
   for (const [name, strategy] of strategies) {
     const r = new World(market, shape, jobs, S).run(strategy, tick);
     done += T;
-    bestLower = Math.max(bestLower, r.revenue);
     results[name] = { revenueUsd: cents(r.revenue), switches: r.switches, jobs: r.counts };
   }
-  const bound = jobsUpperBound(market, shape, jobs, policy.allowIdle, S, bestLower);
+  const bound: LpBound = await jobsLpBound(market, shape, jobs, policy.allowIdle, S, options.onLog);
   const report: JobsReport = {
     strategies: {
       rigshift: { revenueUsd: cents(rig.revenue), switches: rig.switches, jobs: rig.counts },
@@ -120,8 +141,9 @@ export function runJobsBacktest(
       alwaysRent: results.alwaysRent!,
       greedy: results.greedy!,
       threshold: results.threshold!,
-      perfectForesight: { revenueUsd: cents(bound.usd), switches: 0, bound: BOUND_DESCRIPTION },
+      perfectForesight: { revenueUsd: cents(bound.usd), switches: 0, bound: LP_BOUND_DESCRIPTION },
     },
+    lp: { columns: bound.columns, rows: bound.rows, seconds: Math.round(bound.seconds * 100) / 100 },
     captureRatio: bound.usd > 0 ? Math.round((rig.revenue / bound.usd) * 1e6) / 1e6 : null,
     steps: T,
     seconds: Math.round((performance.now() - started) / 10) / 100,

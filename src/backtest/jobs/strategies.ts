@@ -264,13 +264,13 @@ export function alwaysMineStrategy(): Strategy {
   };
 }
 
-/** Rent to every job that fits, whatever it pays; never mine. */
-export function alwaysRentStrategy(): Strategy {
+/** Rent to every job that fits, whatever it pays; free GPUs idle, or mine where the policy forbids idle. */
+export function alwaysRentStrategy(allowIdle: boolean): Strategy {
   return {
     name: 'alwaysRent',
     decide(world, view) {
       fifo(world, view, () => true);
-      fillFree(world, view, () => 'idle');
+      fillFree(world, view, () => (allowIdle ? 'idle' : 'mining'));
     },
   };
 }

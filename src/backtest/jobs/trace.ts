@@ -56,6 +56,12 @@ export function parseJobTrace(text: string, what = 'job trace'): TraceJob[] {
       if (v < 0) throw new Error(`${what} line ${line}: ${col} must not be negative`);
       return v;
     };
+    // A job that runs no time would still hold its GPUs for a whole step: the replay rounds runs up to steps.
+    const duration = () => {
+      const v = positive(cDuration as number, 'duration_hours');
+      if (v === 0) throw new Error(`${what} line ${line}: duration_hours must be more than 0 (job ${name})`);
+      return v;
+    };
     const patienceText = cPatience === undefined ? '' : (cells[cPatience] ?? '').trim();
     jobs.push({
       name,
@@ -63,11 +69,35 @@ export function parseJobTrace(text: string, what = 'job trace'): TraceJob[] {
       product: (cells[cProduct as number] ?? '').trim(),
       replicas: int(cReplicas as number, 'replicas'),
       gpusPerReplica: int(cGpus as number, 'gpus_per_replica'),
-      durationHours: positive(cDuration as number, 'duration_hours'),
+      durationHours: duration(),
       bid: positive(cBid as number, 'bid_usd_per_gpu_hour'),
       tier,
       patienceHours: patienceText === '' ? 24 : positive(cPatience as number, 'patience_hours'),
     });
   }
   return jobs.sort((a, b) => a.submitMs - b.submitMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+/**
+ * Refuses a job trace made for another window: its jobs would all wait for a market that never comes (or is
+ * over) and expire, which reads as "no demand" rather than as the mistake it is.
+ */
+export function assertJobsWithin(
+  jobs: readonly TraceJob[],
+  window: { startMs: number; endMs: number },
+  what = 'job trace',
+): void {
+  const outside = jobs.filter((j) => j.submitMs < window.startMs || j.submitMs >= window.endMs);
+  if (outside.length === 0 || jobs.length === 0) return;
+  const first = jobs[0] as TraceJob;
+  const last = jobs[jobs.length - 1] as TraceJob;
+  const example = outside[0] as TraceJob;
+  throw new Error(
+    `${what}: ${outside.length} of ${jobs.length} jobs are submitted outside the market trace ` +
+      `(market ${iso(window.startMs)} to ${iso(window.endMs)}; jobs ${iso(first.submitMs)} to ` +
+      `${iso(last.submitMs)}; e.g. ${example.name} at ${iso(example.submitMs)}): use a job trace built for ` +
+      `this market trace (shared/data/README.md, "Building more job traces")`,
+  );
 }

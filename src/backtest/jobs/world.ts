@@ -174,7 +174,9 @@ export class World {
     this.counts.preempted++;
     job.state = 'pending';
     job.remainingMs = Math.max(0, job.endMs - nowMs);
-    job.deadlineMs = nowMs + job.spec.patienceHours * 3_600_000;
+    // Stopped at the step start it began at, it ran nothing: it keeps its deadline (else a start and a stop
+    // at once would stretch its patience without end).
+    if (job.startMs < nowMs) job.deadlineMs = nowMs + job.spec.patienceHours * 3_600_000;
     // Back in the queue at its place by submission.
     const at = this.pending.findIndex((x) => x > j);
     this.pending.splice(at < 0 ? this.pending.length : at, 0, j);

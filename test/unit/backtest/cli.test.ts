@@ -116,7 +116,7 @@ describe('rigshift backtest (command)', () => {
       'preempted',
       'expired',
     ]);
-    expect(report.strategies.perfectForesight!.bound).toMatch(/Lagrangian relaxation/);
+    expect(report.strategies.perfectForesight!.bound).toMatch(/^LP relaxation solved exactly/);
     expect(report.captureRatio).toBeGreaterThan(0);
     expect(report.captureRatio).toBeLessThanOrEqual(1);
   });

@@ -7,12 +7,13 @@ import { P3090, policy, pool, rng } from './fixtures.js';
 // One RTX 3090 profile with round numbers: at 0.1 USD/kWh mining earns 100 × 0.048 / 24 − 0.02 = 0.18,
 // idle −0.002, and a job bidding 0.5 earns 0.5 − 0.03 = 0.47 per GPU-hour. S = 360 s: a switched hour keeps 0.9.
 const PROFILE = { [P3090]: { hashrate: '100M', miningWatts: 200, trainingWatts: 300, idleWatts: 20 } };
-const POLICY = policy({
+const POLICY_SPEC = {
   hysteresisPercent: 5,
   minDwellSeconds: 3600,
   switchingSeconds: 360,
   maxConcurrentDrains: 1,
-});
+};
+const POLICY = policy(POLICY_SPEC);
 
 function market(electricity: number[]): string {
   const lines = ['time,gpu_product,rental_usd_per_gpu_hour,mining_usd_per_mhs_day,electricity_usd_per_kwh'];
@@ -25,19 +26,19 @@ function market(electricity: number[]): string {
 const HEADER =
   'submit_time,name,gpu_product,replicas,gpus_per_replica,duration_hours,bid_usd_per_gpu_hour,tier,patience_hours';
 
-function run(electricity: number[], jobs: string[], nodes = 1, gpus = 4) {
+function run(electricity: number[], jobs: string[], nodes = 1, gpus = 4, policy = POLICY) {
   return runJobsBacktest(
     parseTrace(market(electricity)),
     parseJobTrace([HEADER, ...jobs].join('\n')),
     pool(PROFILE, '0'),
-    POLICY,
+    policy,
     { nodesPerProduct: nodes, gpusPerNode: gpus },
   );
 }
 
 describe('backtest with a job trace', () => {
-  it('accounts GPU by GPU, worked out by hand', () => {
-    const d = run(
+  it('accounts GPU by GPU, worked out by hand', async () => {
+    const d = await run(
       [0.1, 0.1, 0.1, 0.1],
       [
         // Too big for a 4-GPU node: refused. Submitted during step 0, so it could start at step 1 at best.
@@ -65,8 +66,8 @@ describe('backtest with a job trace', () => {
     });
   });
 
-  it('stops an interruptible job in a power spike and resumes it after', () => {
-    const d = run([0.1, 0.1, 5, 0.1, 0.1], ['2024-01-01T00:30:00Z,a,,1,4,2,0.5,Interruptible,24']);
+  it('stops an interruptible job in a power spike and resumes it after', async () => {
+    const d = await run([0.1, 0.1, 5, 0.1, 0.1], ['2024-01-01T00:30:00Z,a,,1,4,2,0.5,Interruptible,24']);
     // rigshift: mine 0.72; train 4 × 0.47 × 0.9 = 1.692; spike: the job (0.5 − 1.5 = −1.0) is stopped and the
     // node idles, 4 × −0.1 × 0.9 = −0.36; the job resumes for its last hour, 1.692; back to mining, 0.648.
     expect(d.report.strategies.rigshift).toEqual({
@@ -78,8 +79,8 @@ describe('backtest with a job trace', () => {
     expect(d.report.strategies.greedy.revenueUsd).toBe(-0.22);
   });
 
-  it('never reports more than its upper bound, and says what the bound is', () => {
-    for (const seed of [1, 2, 3]) {
+  it('never reports more than its LP bound, on random instances (seeded), and says what the bound is', async () => {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
       const r = rng(seed);
       const elec = Array.from({ length: 30 }, () => (r() < 0.1 ? 2 + r() * 3 : r() * 0.2).toFixed(4)).map(
         Number,
@@ -87,17 +88,52 @@ describe('backtest with a job trace', () => {
       const jobs = Array.from({ length: 25 }, (_, i) => {
         const at = new Date(Date.UTC(2024, 0, 1) + r() * 25 * 3_600_000).toISOString();
         const tier = r() < 0.6 ? 'Interruptible' : 'OnDemand';
-        return `${at},j${i},,${1 + Math.floor(r() * 2)},${[1, 2, 4][Math.floor(r() * 3)]},${1 + Math.floor(r() * 6)},${(0.1 + r() * 0.6).toFixed(4)},${tier},${Math.floor(r() * 12)}`;
+        return `${at},j${i},,${1 + Math.floor(r() * 2)},${[1, 2, 3, 4][Math.floor(r() * 4)]},${(0.5 + r() * 6).toFixed(2)},${(0.1 + r() * 0.6).toFixed(4)},${tier},${Math.floor(r() * 12)}`;
       });
-      const d = run(elec, jobs, 2, 4);
-      const bound = d.report.strategies.perfectForesight.revenueUsd;
+      const strict = policy({
+        ...POLICY_SPEC,
+        allowIdle: seed % 2 === 0,
+        maxConcurrentDrains: 1 + (seed % 3),
+      });
+      const d = await run(elec, jobs, 2, 4, strict);
+      const bound = d.exact.bound;
       for (const [name, s] of Object.entries(d.report.strategies)) {
-        if (name !== 'perfectForesight') expect(s.revenueUsd).toBeLessThanOrEqual(bound);
+        if (name !== 'perfectForesight') expect(s.revenueUsd).toBeLessThanOrEqual(bound + 1e-6);
       }
-      expect(d.report.strategies.perfectForesight.bound).toMatch(/^Lagrangian relaxation/);
+      expect(d.exact.rigshift).toBeLessThanOrEqual(bound + 1e-6);
+      expect(d.report.strategies.perfectForesight.bound).toMatch(/^LP relaxation solved exactly \(HiGHS\)/);
       expect(d.report.captureRatio).toBeGreaterThan(0);
       expect(d.report.captureRatio).toBeLessThanOrEqual(1);
     }
+  });
+
+  it('bounds a tiny instance by its optimum, worked out by hand', async () => {
+    // One 4-GPU node, two steps at 0.1 USD/kWh: mining earns 0.18. "a" (OnDemand, 4 GPUs, 2 h, bid 0.5: nets
+    // 0.47, 0.423 in its switched first step) and "b" (OnDemand, 4 GPUs, 1 h, bid 0.9: 0.87, 0.783 switched)
+    // can start at step 1 only (half an hour of patience) and cannot both run. Mining throughout: 1.44; "a"
+    // at step 1 (the trace ends there): 0.72 + 4 × 0.423 = 2.412; "b": 0.72 + 4 × 0.783 = 3.852, the optimum.
+    const d = await run(
+      [0.1, 0.1],
+      ['2024-01-01T00:30:00Z,a,,1,4,2,0.5,OnDemand,0.5', '2024-01-01T00:30:00Z,b,,1,4,1,0.9,OnDemand,0.5'],
+    );
+    expect(d.exact.bound).toBeCloseTo(3.852, 9);
+    expect(d.report.strategies.rigshift.revenueUsd).toBe(3.85);
+    expect(d.report.strategies.greedy.revenueUsd).toBe(2.41);
+  });
+
+  it('refuses a job trace made for another window, naming both', async () => {
+    await expect(run([0.1, 0.1], ['2023-06-01T00:30:00Z,a,,1,4,2,0.5,OnDemand,24'])).rejects.toThrow(
+      'job trace: 1 of 1 jobs are submitted outside the market trace (market 2024-01-01T00:00:00Z to ' +
+        '2024-01-01T02:00:00Z; jobs 2023-06-01T00:30:00Z to 2023-06-01T00:30:00Z; e.g. a at 2023-06-01T00:30:00Z)',
+    );
+  });
+
+  it('alwaysRent mines its free GPUs where the policy forbids idle', async () => {
+    const noIdle = policy({ ...POLICY_SPEC, allowIdle: false });
+    const d = await run([0.1, 0.1], [], 1, 4, noIdle);
+    // No jobs: it mines like alwaysMine (it idled before, at −0.002 per GPU-hour, below the bound).
+    expect(d.report.strategies.alwaysRent.revenueUsd).toBe(d.report.strategies.alwaysMine.revenueUsd);
+    expect(d.report.strategies.alwaysRent.revenueUsd).toBe(1.44);
   });
 });
 
@@ -134,6 +170,10 @@ describe('job trace parsing', () => {
     [
       `${HEADER}\n2024-01-01T00:00:00Z,a,,1,1,1,0.4,OnDemand,24\n2024-01-01T00:00:00Z,a,,1,1,1,0.4,OnDemand,24`,
       /line 3: job name a appears twice/,
+    ],
+    [
+      `${HEADER}\n2024-01-01T00:00:00Z,a,,1,1,0,0.4,OnDemand,24`,
+      /line 2: duration_hours must be more than 0 \(job a\)/,
     ],
     ['name,tier\na,OnDemand', /missing columns submit_time, gpu_product/],
   ])('refuses a broken job trace %#', (text, message) => {
