@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { V1EnvVar, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import type {
+  V1EnvVar,
+  V1Pod,
+  V1PodSecurityContext,
+  V1SecurityContext,
+  V1Toleration,
+} from '@kubernetes/client-node';
 import {
   API_VERSION,
+  effectiveResources,
   expandMinerTemplate,
   POOL_PASSWORD_ENV,
   type EnvVar,
@@ -197,7 +204,8 @@ export function buildTrainingPod(
   run: number,
   replica: number,
   node: string,
-  policy: Pick<FleetPolicySpec, 'reservedTaintKey' | 'priorityClasses'>,
+  policy: Pick<FleetPolicySpec, 'reservedTaintKey' | 'priorityClasses'> &
+    Partial<Pick<FleetPolicySpec, 'defaultTrainingResources'>>,
 ): V1Pod {
   const spec = job.spec;
   const name = job.metadata.name ?? '';
@@ -212,6 +220,19 @@ export function buildTrainingPod(
     { name: 'RIGSHIFT_RESTART_COUNT', value: String(job.status?.restarts ?? 0) },
   );
   const gpus = String(spec.gpusPerReplica);
+  const compute = effectiveResources(spec.resources, policy.defaultTrainingResources);
+  const { readOnlyRootFilesystem, ...runAs } = spec.securityContext ?? {};
+  const podSecurity: V1PodSecurityContext = { ...runAs, seccompProfile: { type: 'RuntimeDefault' } };
+  const containerSecurity: V1SecurityContext = {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    ...(readOnlyRootFilesystem !== undefined ? { readOnlyRootFilesystem } : {}),
+  };
+  // The operator's own taint first; the job's further tolerations cannot move a replica off its pinned node.
+  const tolerations: V1Toleration[] = [
+    reservedToleration(policy),
+    ...(spec.tolerations ?? []).map((t) => ({ ...t }) as V1Toleration),
+  ];
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -242,15 +263,18 @@ export function buildTrainingPod(
       restartPolicy: 'Never',
       hostname: replicaHostname(name, replica),
       subdomain: serviceName(name),
-      // The job's ServiceAccount, or none mounted: never the operator's credentials.
-      ...(spec.serviceAccountName
-        ? { serviceAccountName: spec.serviceAccountName }
-        : { automountServiceAccountToken: false }),
+      // The job's ServiceAccount (never the operator's: it is in another namespace), its token only if asked.
+      ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
+      automountServiceAccountToken: spec.automountServiceAccountToken,
+      ...(spec.imagePullSecrets?.length
+        ? { imagePullSecrets: spec.imagePullSecrets.map((r) => ({ name: r.name })) }
+        : {}),
+      ...(spec.runtimeClassName ? { runtimeClassName: spec.runtimeClassName } : {}),
       // What Pod Security restricted asks that does not depend on the image; the job says who it runs as.
-      securityContext: { ...spec.securityContext, seccompProfile: { type: 'RuntimeDefault' } },
+      securityContext: podSecurity,
       priorityClassName: policy.priorityClasses.training,
       affinity: pinTo(node),
-      tolerations: [reservedToleration(policy)],
+      tolerations,
       terminationGracePeriodSeconds: spec.checkpointGracePeriodSeconds,
       volumes: spec.volumes.map((v) => ({ ...v })) as NonNullable<V1Pod['spec']>['volumes'],
       containers: [
@@ -261,8 +285,11 @@ export function buildTrainingPod(
           ...(spec.args ? { args: [...spec.args] } : {}),
           env,
           volumeMounts: spec.volumeMounts.map((m) => ({ ...m })),
-          resources: { limits: { [GPU_RESOURCE]: gpus }, requests: { [GPU_RESOURCE]: gpus } },
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          resources: {
+            requests: { ...compute.requests, [GPU_RESOURCE]: gpus },
+            limits: { ...compute.limits, [GPU_RESOURCE]: gpus },
+          },
+          securityContext: containerSecurity,
         },
       ],
     },

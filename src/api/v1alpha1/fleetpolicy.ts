@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { conditionsSchema } from './conditions.js';
 import { usdAmount } from './decimal.js';
+import { computeResourcesSchema } from './podspec.js';
 import {
   API_VERSION,
   DNS_SUBDOMAIN,
@@ -26,6 +27,9 @@ export const NODE_PERCENT = /^(100|[1-9][0-9]?)%$/;
 
 const drainsMessage =
   'spec.maxConcurrentDrains must be a whole number of nodes (at least 1) or a percentage like "10%"';
+
+const defaultResourcesMessage =
+  'spec.defaultTrainingResources must set a cpu or memory request or limit, or training pods would be BestEffort';
 
 const priorityClassName = (mode: string, fallback: string) =>
   z
@@ -153,6 +157,28 @@ export const fleetPolicySpecSchema = z
       })
       .prefault({})
       .describe('PriorityClass names for the pods the operator creates; the classes must exist.'),
+    defaultTrainingResources: withCel(
+      computeResourcesSchema(
+        'spec.defaultTrainingResources',
+        'CPU and memory of each training replica whose TrainingJob does not set them (per resource: a job that ' +
+          'sets cpu keeps this memory). Without any, a training pod would be BestEffort, the first pod the ' +
+          'kubelet evicts under memory pressure. Default: requests cpu 1, memory 2Gi (Burstable).',
+      )
+        .refine(
+          (r) =>
+            [r.requests?.cpu, r.requests?.memory, r.limits?.cpu, r.limits?.memory].some(
+              (q) => q !== undefined,
+            ),
+          { message: defaultResourcesMessage },
+        )
+        .default({ requests: { cpu: '1', memory: '2Gi' } }),
+      {
+        rule:
+          '(has(self.requests) && (has(self.requests.cpu) || has(self.requests.memory))) || ' +
+          '(has(self.limits) && (has(self.limits.cpu) || has(self.limits.memory)))',
+        message: defaultResourcesMessage,
+      },
+    ),
     modeLabelKey: qualifiedName(
       'Node label the operator sets to mining, draining, training or idle, so users and selectors can see ' +
         'each node’s mode. Default rigshift.io/mode.',

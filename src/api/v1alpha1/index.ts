@@ -12,6 +12,7 @@ export * from './meta.js';
 export * from './miner.js';
 export * from './miningpool.js';
 export * from './parse.js';
+export * from './podspec.js';
 export * from './pricesource.js';
 export * from './quantity.js';
 export * from './refs.js';

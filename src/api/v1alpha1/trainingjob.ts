@@ -16,6 +16,7 @@ import {
   timestamp,
   withCel,
 } from './meta.js';
+import { computeResourcesSchema, imagePullSecretsSchema, tolerationsSchema } from './podspec.js';
 import { envVarSchema } from './refs.js';
 import { volumeMountSchema, volumeSchema } from './volumes.js';
 
@@ -56,6 +57,7 @@ export const IMMUTABLE_FIELDS = [
   'gpusPerReplica',
   'tier',
   'rendezvous',
+  'resources',
 ] as const;
 
 function immutable<T extends z.ZodType>(field: string, schema: T): T {
@@ -275,11 +277,35 @@ export const trainingJobSpecSchema = withCel(
           'true stops the job’s pods (with the checkpoint grace period) and frees its GPUs; false lets it be ' +
             'queued and placed again. Default false.',
         ),
-      serviceAccountName: objectName(
-        'ServiceAccount of the training pods, in the job’s namespace; its token is mounted as that ' +
-          'ServiceAccount says. Absent: the namespace’s default ServiceAccount with no token mounted. Training ' +
-          'pods never get the operator’s credentials. Applies to pods created afterwards.',
+      resources: computeResourcesSchema(
+        'spec.resources',
+        'CPU and memory of each replica (its GPUs are gpusPerReplica). For each of cpu and memory the job sets, ' +
+          'its request and limit are used; for the others, the FleetPolicy spec.defaultTrainingResources, so ' +
+          'training pods are never BestEffort (first to be evicted). Requests equal to limits make them ' +
+          'Guaranteed. Immutable.',
       ).optional(),
+      imagePullSecrets: imagePullSecretsSchema,
+      serviceAccountName: objectName(
+        'ServiceAccount of the training pods, in the job’s namespace. Absent: the namespace’s default ' +
+          'ServiceAccount. Its token is mounted only with automountServiceAccountToken. Training pods never get ' +
+          'the operator’s credentials. Applies to pods created afterwards.',
+      ).optional(),
+      automountServiceAccountToken: z
+        .boolean()
+        .default(false)
+        .describe(
+          'true mounts the ServiceAccount’s API token in the training pods (for code that talks to the ' +
+            'Kubernetes API). Default false: training code rarely needs it, and a token is a credential. ' +
+            'Applies to pods created afterwards.',
+        ),
+      runtimeClassName: objectName(
+        'RuntimeClass of the training pods, e.g. gvisor or kata for stronger isolation of untrusted code; the ' +
+          'RuntimeClass must exist and its handler be installed on the GPU nodes. Absent: the nodes’ default ' +
+          'runtime. Applies to pods created afterwards.',
+      )
+        .max(253)
+        .optional(),
+      tolerations: tolerationsSchema,
       securityContext: z
         .object({
           runAsUser: z
@@ -307,6 +333,21 @@ export const trainingJobSpecSchema = withCel(
             .max(2147483647)
             .optional()
             .describe('Group that owns the pod’s volumes (e.g. a PersistentVolumeClaim of checkpoints).'),
+          supplementalGroups: listAtomic(
+            z
+              .array(z.int().min(0).max(2147483647).describe('A group ID.'))
+              .max(32)
+              .optional()
+              .describe(
+                'Further group IDs of the training container’s processes, e.g. to read a shared volume.',
+              ),
+          ),
+          readOnlyRootFilesystem: z
+            .boolean()
+            .optional()
+            .describe(
+              'true mounts the training container’s root filesystem read-only (write to volumes instead).',
+            ),
         })
         .optional()
         .describe(
@@ -351,6 +392,7 @@ export const trainingJobSpecSchema = withCel(
     fieldPath: '.volumeMounts',
   },
   immutableOptional('command'),
+  immutableOptional('resources'),
   immutableOptional('args'),
   // env, volumes and volumeMounts default to [] so they are always present.
   { ...immutableOptional('env'), rule: 'self.env == oldSelf.env' },

@@ -76,6 +76,7 @@ describe('defaults', () => {
       modeLabelKey: 'rigshift.io/mode',
       reservedTaintKey: 'rigshift.io/reserved',
       dryRun: false,
+      defaultTrainingResources: { requests: { cpu: '1', memory: '2Gi' } },
     });
     expect(p.apiVersion).toBe('rigshift.io/v1alpha1');
     expect(p.kind).toBe('FleetPolicy');
@@ -96,6 +97,7 @@ describe('defaults', () => {
       backoffLimit: 3,
       checkpointGracePeriodSeconds: 60,
       rendezvous: { port: 29500 },
+      automountServiceAccountToken: false,
       suspend: false,
     });
   });

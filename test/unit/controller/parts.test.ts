@@ -216,7 +216,15 @@ describe('pods', () => {
       policy(),
     );
     expect(own.spec?.serviceAccountName).toBe('trainer');
-    expect(own.spec?.automountServiceAccountToken).toBeUndefined();
+    expect(own.spec?.automountServiceAccountToken).toBe(false);
+    const asked = buildTrainingPod(
+      job('llm', { serviceAccountName: 'trainer', automountServiceAccountToken: true }),
+      0,
+      0,
+      'gpu-7',
+      policy(),
+    );
+    expect(asked.spec?.automountServiceAccountToken).toBe(true);
     expect(own.spec?.securityContext).toEqual({
       runAsNonRoot: true,
       runAsUser: 1000,

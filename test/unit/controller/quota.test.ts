@@ -45,8 +45,9 @@ describe('what one replica takes of a quota resource', () => {
     ['limits.nvidia.com/gpu', 8],
     ['pods', 1],
     ['count/pods', 1],
-    ['requests.cpu', 0],
-    ['cpu', 0],
+    ['requests.cpu', 1], // the FleetPolicy's defaultTrainingResources
+    ['cpu', 1],
+    ['limits.cpu', 0],
     ['requests.storage', 0],
     ['count/services', 0],
   ])('%s → %d', (resource, amount) => {

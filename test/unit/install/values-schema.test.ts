@@ -7,7 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { FLEET_POLICY_NAME, parseFleetPolicy } from '../../../src/api/v1alpha1/index.js';
+import { FLEET_POLICY_NAME, parseFleetPolicy, QUANTITY } from '../../../src/api/v1alpha1/index.js';
 
 type Json = Record<string, unknown>;
 
@@ -28,8 +28,35 @@ function celPattern(rule: string): string {
   return m[1];
 }
 
+/** A Kubernetes quantity, as a pattern (what `isQuantity(self)` checks). */
+const QUANTITY_PATTERN = QUANTITY.source;
+
+/**
+ * An object property (e.g. defaultTrainingResources) as a JSON schema: no Kubernetes extensions, closed objects,
+ * quantity rules as patterns. Rules comparing its fields (request ≤ limit) have no JSON schema form: the API
+ * server checks them when the chart's FleetPolicy is applied.
+ */
+function convertObject(prop: Json): Json {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(prop)) {
+    if (k.startsWith('x-kubernetes-') || k === 'format') continue;
+    out[k] = v;
+  }
+  if (prop.type === 'object' && prop.properties) {
+    out.additionalProperties = false;
+    out.properties = Object.fromEntries(
+      Object.entries(prop.properties as Record<string, Json>).map(([k, v]) => [k, convertObject(v)]),
+    );
+  }
+  const rules = (prop['x-kubernetes-validations'] as { rule: string }[] | undefined) ?? [];
+  if (prop.type === 'string' && rules.some((r) => r.rule.startsWith('isQuantity(self)')))
+    out.pattern = QUANTITY_PATTERN;
+  return out;
+}
+
 /** One CRD property as a JSON schema Helm understands: no Kubernetes extensions, CEL rules as patterns. */
 function convert(name: string, prop: Json): Json {
+  if (prop.type === 'object') return convertObject(prop);
   const out: Json = {};
   for (const [k, v] of Object.entries(prop)) {
     if (k.startsWith('x-kubernetes-') || k === 'format' || k === 'anyOf') continue;
