@@ -11,9 +11,12 @@ import { IDLE, MINING, TRAINING, productSlug, type Market, type ModeCode } from 
 /**
  * Replays a market through the planner the operator uses: at every step start each node's prices are those
  * of its product's row, the rental market stands at the trace's rental price, and the node does what the
- * plan says for the whole step. A drain takes at most the switching seconds; as drains finish the operator
- * plans again and starts the next ones, so a step holds several waves of at most maxConcurrentDrains drains
- * each. The binding accounting charges every switched node the first S seconds of the step, whichever wave.
+ * plan says for the whole step. Drains are paced as the operator paces them: at most maxConcurrentDrains at
+ * once, the next ones once those have finished. A drain and the switch it starts take up to the switching
+ * seconds S, which the binding accounting charges at the start of the step; a drain started after an earlier
+ * one finished would switch its node later in the step, which that accounting would credit with the whole
+ * step. So drains start at step starts only, at most maxConcurrentDrains per step, and the next wave waits
+ * for the next step (never crediting a switch before it could have happened).
  */
 
 export interface FleetShape {
@@ -34,7 +37,7 @@ export interface PlannerRun {
   switches: number;
   /** Mode of node i during union step t at modes[t * nodes + i]; NOT_AT_STEP when its product has no step starting at t. */
   modes: Uint8Array;
-  /** Most drains started by one plan (drains of earlier waves of a step have finished). */
+  /** Most drains started in one step (one plan per step). */
   maxDrainsPerWave: number;
 }
 
@@ -91,7 +94,6 @@ export function replayPlanner(
   const modes = new Uint8Array(total * N).fill(NOT_AT_STEP);
   let switches = 0;
   let maxDrainsPerWave = 0;
-  const held: number[] = [];
   let allWereAtStep = true;
   const productOf = Int32Array.from(fleet, (f) => f.product);
   const stay = new Float64Array(P * 3);
@@ -124,37 +126,22 @@ export function replayPlanner(
     }
     allWereAtStep = allAtStep;
 
-    // Drains take at most the switching seconds, so the operator starts the next ones as they finish:
-    // re-plan at the same prices while drains are being started, up to one wave per S seconds of the
-    // shortest step. Nodes that switched in this step sit out the later waves.
-    let shortest = Infinity;
-    for (let p = 0; p < P; p++) {
-      const k = atStep[p] as number;
-      if (k >= 0) shortest = Math.min(shortest, market.products[p]!.series.hours[k] as number);
-    }
-    const waves = Math.max(1, Math.floor((shortest * 3600) / Math.max(S, 1)));
-    held.length = 0;
-    for (let w = 0; w < waves; w++) {
-      const result = plan({ nowMs: now, nodes: snaps, pools, jobs: [], policy, rentalMarket });
-      maxDrainsPerWave = Math.max(maxDrainsPerWave, result.drains.length);
-      for (let i = 0; i < fleet.length; i++) {
-        const s = snaps[i] as NodeSnapshot;
-        if (s.unschedulable) continue;
-        const np = result.nodes[i];
-        if (!np || np.node !== s.name) {
-          throw new Error(`planner returned nodes out of order at ${new Date(now).toISOString()}`);
-        }
-        if (np.mode !== s.mode) {
-          s.mode = np.mode;
-          s.modeSinceMs = now;
-          held.push(i);
-        }
-        s.miningGpus = np.miningGpus;
+    // One plan per step: drains start only at step starts (see the comment at the top).
+    const result = plan({ nowMs: now, nodes: snaps, pools, jobs: [], policy, rentalMarket });
+    maxDrainsPerWave = Math.max(maxDrainsPerWave, result.drains.length);
+    for (let i = 0; i < fleet.length; i++) {
+      const s = snaps[i] as NodeSnapshot;
+      if (s.unschedulable) continue;
+      const np = result.nodes[i];
+      if (!np || np.node !== s.name) {
+        throw new Error(`planner returned nodes out of order at ${new Date(now).toISOString()}`);
       }
-      if (result.drains.length === 0) break;
-      for (const i of held) (snaps[i] as NodeSnapshot).unschedulable = true;
+      if (np.mode !== s.mode) {
+        s.mode = np.mode;
+        s.modeSinceMs = now;
+      }
+      s.miningGpus = np.miningGpus;
     }
-    for (const i of held) (snaps[i] as NodeSnapshot).unschedulable = false;
 
     // What one GPU of each product earns this step in each mode, with and without a switch.
     for (let p = 0; p < P; p++) {

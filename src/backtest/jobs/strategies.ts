@@ -56,101 +56,92 @@ export function rigshiftStrategy(policy: PlannerPolicy): Strategy {
         e.miningUsdPerGpuHour = pm.rate[MINING][k] as number;
         e.electricityUsdPerKwh = pm.series.electricity[k] as number;
       });
-      // As in the plain replay, drains take at most S: re-plan in waves while drains are being started.
-      let shortest = Infinity;
-      world.market.products.forEach((pm, p) => {
-        const k = view.atStep[p] as number;
-        if (k >= 0) shortest = Math.min(shortest, pm.series.hours[k] as number);
-      });
-      const waves = Math.max(1, Math.floor((shortest * 3600) / Math.max(policy.switchingSeconds, 1)));
-      const changed = new Set<number>();
-      const preemptedNow = new Set<number>();
+      // As in the plain replay (replay.ts), one plan per step: drains start at step starts only, at most
+      // maxConcurrentDrains of them; an admitted gang's other nodes drain in the next steps, its drained
+      // nodes held idle for it until the last one trains.
       const nodeIndex = new Map(world.fleet.map((f, i) => [f.name, i]));
-      for (let w = 0; w < waves; w++) {
-        snaps.forEach((s, n) => {
-          s.unschedulable = view.atStep[(world.fleet[n] as FleetNode).product] === -1 || changed.has(n);
-        });
-        const jobs: JobSnapshot[] = [];
-        const byName = new Map<string, number>();
-        for (const j of [...admitted.keys()])
-          if ((world.jobs[j] as SimJob).state !== 'pending') admitted.delete(j);
-        const snapOf = (j: number, state: JobSnapshot['state']): JobSnapshot => {
-          const job = world.jobs[j] as SimJob;
-          byName.set(job.spec.name, j);
-          return {
-            key: job.spec.name,
-            replicas: job.spec.replicas,
-            gpusPerReplica: job.spec.gpusPerReplica,
-            products: job.spec.product === '' ? undefined : [job.spec.product],
-            bidUsdPerGpuHour: job.spec.bid,
-            tier: job.spec.tier,
-            state,
-            assigned: [...(admitted.get(j) ?? job.nodes)].map(([n, gpus]) => ({
-              node: (world.fleet[n] as FleetNode).name,
-              gpus,
-            })),
-            runtimeSeconds: state === 'running' ? (view.nowMs - job.startMs) / 1000 : 0,
-            minRuntimeSeconds: 0,
-          };
+      snaps.forEach((s, n) => {
+        s.unschedulable = view.atStep[(world.fleet[n] as FleetNode).product] === -1;
+      });
+      const jobs: JobSnapshot[] = [];
+      const byName = new Map<string, number>();
+      for (const j of [...admitted.keys()])
+        if ((world.jobs[j] as SimJob).state !== 'pending') admitted.delete(j);
+      const snapOf = (j: number, state: JobSnapshot['state']): JobSnapshot => {
+        const job = world.jobs[j] as SimJob;
+        byName.set(job.spec.name, j);
+        return {
+          key: job.spec.name,
+          replicas: job.spec.replicas,
+          gpusPerReplica: job.spec.gpusPerReplica,
+          products: job.spec.product === '' ? undefined : [job.spec.product],
+          bidUsdPerGpuHour: job.spec.bid,
+          tier: job.spec.tier,
+          state,
+          assigned: [...(admitted.get(j) ?? job.nodes)].map(([n, gpus]) => ({
+            node: (world.fleet[n] as FleetNode).name,
+            gpus,
+          })),
+          runtimeSeconds: state === 'running' ? (view.nowMs - job.startMs) / 1000 : 0,
+          minRuntimeSeconds: 0,
         };
-        for (const j of world.running) jobs.push(snapOf(j, 'running'));
-        // A job stopped at this step start waits for the next one.
-        for (const j of world.pending) {
-          if (admitted.has(j)) jobs.push(snapOf(j, 'admitted'));
-          else if (!preemptedNow.has(j)) jobs.push(snapOf(j, 'pending'));
-        }
-        const result = plan({
-          nowMs: view.nowMs,
-          nodes: snaps,
-          pools: [{ name: POOL, products: econ }],
-          jobs,
-          policy,
-        });
+      };
+      for (const j of world.running) jobs.push(snapOf(j, 'running'));
+      for (const j of world.pending) jobs.push(snapOf(j, admitted.has(j) ? 'admitted' : 'pending'));
+      const result = plan({
+        nowMs: view.nowMs,
+        nodes: snaps,
+        pools: [{ name: POOL, products: econ }],
+        jobs,
+        policy,
+      });
 
-        for (const p of result.preemptions) {
-          const j = byName.get(p.job) as number;
-          preemptedNow.add(j);
-          if (!admitted.delete(j)) world.stop(j, 'preempted', view.nowMs);
-        }
-        for (const r of result.refused) world.refuse(byName.get(r.job) as number);
-        for (const pl of result.placements) {
-          if (!pl.isNew) continue;
-          admitted.set(
-            byName.get(pl.job) as number,
-            new Map(pl.nodes.map((s) => [nodeIndex.get(s.node) as number, s.gpus])),
-          );
-        }
-        const trains = new Set<number>();
-        result.nodes.forEach((np) => {
-          const n = nodeIndex.get(np.node) as number;
-          const s = (snaps as NodeSnapshot[])[n] as NodeSnapshot;
-          const comp = world.comps[n] as Composition;
-          comp.mining = np.miningGpus;
-          // A node reserved for a gang whose drain waits for a slot mines on with all its GPUs.
-          const reservedOnly = np.mode === 'mining' && np.jobs.length > 0;
-          comp.idle = reservedOnly ? 0 : G - np.miningGpus - np.jobs.reduce((a, x) => a + x.gpus, 0);
-          const mode = reservedOnly
-            ? 'mining'
-            : np.jobs.length > 0
-              ? 'training'
-              : np.miningGpus > 0
-                ? 'mining'
-                : 'idle';
-          if (mode === 'training') trains.add(n);
-          if (mode !== s.mode) {
-            s.mode = mode;
-            s.modeSinceMs = view.nowMs;
-            changed.add(n);
-          }
-          s.miningGpus = np.miningGpus;
-        });
-        for (const [j, placement] of admitted) {
-          if (![...placement.keys()].every((n) => trains.has(n))) continue;
-          admitted.delete(j);
-          world.start(j, placement, view.nowMs);
-        }
-        if (result.drains.length === 0) break;
+      for (const p of result.preemptions) {
+        const j = byName.get(p.job) as number;
+        if (!admitted.delete(j)) world.stop(j, 'preempted', view.nowMs);
       }
+      for (const r of result.refused) world.refuse(byName.get(r.job) as number);
+      for (const pl of result.placements) {
+        if (!pl.isNew) continue;
+        admitted.set(
+          byName.get(pl.job) as number,
+          new Map(pl.nodes.map((s) => [nodeIndex.get(s.node) as number, s.gpus])),
+        );
+      }
+      const trains = new Set<number>();
+      result.nodes.forEach((np) => {
+        const n = nodeIndex.get(np.node) as number;
+        const s = (snaps as NodeSnapshot[])[n] as NodeSnapshot;
+        if (s.unschedulable) return;
+        const comp = world.comps[n] as Composition;
+        comp.mining = np.miningGpus;
+        // A node reserved for a gang whose drain waits for a slot mines on with all its GPUs.
+        const reservedOnly = np.mode === 'mining' && np.jobs.length > 0;
+        const mode = reservedOnly
+          ? 'mining'
+          : np.jobs.length > 0
+            ? 'training'
+            : np.miningGpus > 0
+              ? 'mining'
+              : 'idle';
+        if (mode === 'training') trains.add(n);
+        if (mode !== s.mode) {
+          s.mode = mode;
+          s.modeSinceMs = view.nowMs;
+        }
+        s.miningGpus = np.miningGpus;
+      });
+      for (const [j, placement] of admitted) {
+        if (![...placement.keys()].every((n) => trains.has(n))) continue;
+        admitted.delete(j);
+        world.start(j, placement, view.nowMs);
+      }
+      // GPUs neither mining nor running a job idle, also those held for a gang that has not started yet.
+      world.fleet.forEach((f, n) => {
+        if (view.atStep[f.product] === -1) return;
+        const comp = world.comps[n] as Composition;
+        comp.idle = Math.max(0, G - comp.mining - (G - world.freeGpus(n)));
+      });
     },
   };
 }

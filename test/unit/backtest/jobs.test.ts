@@ -79,6 +79,20 @@ describe('backtest with a job trace', () => {
     expect(d.report.strategies.greedy.revenueUsd).toBe(-0.22);
   });
 
+  it('drains a gang larger than the drain limit one wave per step, its drained node held idle', async () => {
+    // Two 4-GPU nodes, one drain at a time; a 2 × 4 gang arrives in step 0. Step 0 mines, 8 × 0.18 = 1.44.
+    // Step 1: it is admitted, one node drains and waits idle for it (4 × −0.002 × 0.9), the other mines
+    // (0.72). Step 2: the other drains, the gang starts on both, 8 × 0.423 = 3.384. Step 3: 8 × 0.47 = 3.76.
+    // Step 4: back to mining, 8 × 0.18 × 0.9 = 1.296. Total 10.5928. (Both drained in step 1, as when the
+    // backtest ran twelve waves an hour, it would have earned 11.32.)
+    const d = await run([0.1, 0.1, 0.1, 0.1, 0.1], ['2024-01-01T00:30:00Z,g,,2,4,2,0.5,OnDemand,24'], 2, 4);
+    expect(d.report.strategies.rigshift).toEqual({
+      revenueUsd: 10.59,
+      switches: 20,
+      jobs: { admitted: 1, refused: 0, preempted: 0, expired: 0 },
+    });
+  });
+
   it('never reports more than its LP bound, on random instances (seeded), and says what the bound is', async () => {
     for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
       const r = rng(seed);
