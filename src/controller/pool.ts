@@ -94,6 +94,7 @@ export class PoolReconciler {
     let outcome: YieldOutcome | undefined;
     let requeueAfterMs: number | undefined;
     let readings: PoolReadings | undefined;
+    const fetched = new Set<PriceInput>();
     const parsed = parseMiningPool(obj);
     if (!parsed.ok) {
       desired = invalidSpecStatus(parsed.error, generation, previous, counts);
@@ -107,6 +108,8 @@ export class PoolReconciler {
         sources.electricityUsdPerKwh.read(now),
       ]);
       readings = { revenueUsdPerMhsDay: revenue, electricityUsdPerKwh: power };
+      // Only fetched prices age: a literal or ConfigMap value is the truth as written.
+      for (const input of PRICE_INPUTS) if (sources[input].nextRefreshAt() !== undefined) fetched.add(input);
       outcome = computeYields(spec, readings);
       desired = buildPoolStatus({ generation, outcome, readings, previous, counts, now });
       requeueAfterMs = nextCheckMs(Object.values(sources), [revenue, power], now.getTime());
@@ -132,7 +135,7 @@ export class PoolReconciler {
 
     const condition = desired.conditions?.find((c) => c.type === 'YieldKnown');
     if (condition) await this.report(obj, key, previous, condition, outcome?.refusals ?? []);
-    this.setGauges(key, outcome, readings);
+    this.setGauges(key, outcome, readings, fetched);
     if (written) {
       this.deps.logger?.debug(
         { pool: key, yieldKnown: condition?.status, reason: condition?.reason },
@@ -149,7 +152,7 @@ export class PoolReconciler {
     for (const cache of this.caches.values()) cache.retain((k) => !k.startsWith(prefix));
     this.reported.delete(key);
     for (const input of PRICE_INPUTS) this.refusalsSeen.delete(`${key}/${input}`);
-    this.setGauges(key, undefined, undefined, true);
+    this.setGauges(key, undefined, undefined, new Set(), true);
   }
 
   private gone(key: string): void {
@@ -219,6 +222,7 @@ export class PoolReconciler {
     key: string,
     outcome: YieldOutcome | undefined,
     readings: PoolReadings | undefined,
+    fetched: ReadonlySet<PriceInput>,
     gone = false,
   ): void {
     const metrics = this.deps.metrics;
@@ -228,7 +232,7 @@ export class PoolReconciler {
     else metrics.poolYieldKnown.set({ pool: key }, outcome?.known ? 1 : 0);
     for (const input of PRICE_INPUTS) {
       const r = readings?.[input];
-      if (r?.ok) metrics.poolPriceReadTime.set({ pool: key, input }, r.readAt.getTime() / 1000);
+      if (r?.ok && fetched.has(input)) metrics.poolPriceReadTime.set({ pool: key, input }, r.readAt.getTime() / 1000);
       else metrics.poolPriceReadTime.remove({ pool: key, input });
     }
     const had = this.gauges.get(key) ?? new Set<string>();

@@ -1,6 +1,7 @@
 // The Helm chart and the kustomize manifests: lint, render, schema errors, server-side dry run against the
 // local cluster, and the kustomize overlay describing the same objects as the chart's defaults.
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { CHART_DIR, renderChart } from '../../support/chart-rbac.js';
@@ -51,7 +52,8 @@ describe('helm lint and template', () => {
       '--strict',
       CHART_DIR,
       '--set',
-      'metrics.serviceMonitor.enabled=true,networkPolicy.enabled=true,rbac.workloadNamespaces={a,b}',
+      'metrics.serviceMonitor.enabled=true,networkPolicy.enabled=true,rbac.workloadNamespaces={a,b},' +
+        'prometheusRule.enabled=true,grafanaDashboard.enabled=true',
     ]);
     expect(all.stdout).toMatch(/0 chart\(s\) failed/);
   });
@@ -278,6 +280,37 @@ describe('helm lint and template', () => {
     const policy = find(objs, 'NetworkPolicy') as Obj & { spec: { podSelector: Json; ingress: Json[] } };
     expect(policy.spec.podSelector).toEqual({ matchLabels: service.spec.selector });
     expect(policy.spec.ingress).toEqual([{ ports: [{ port: 'metrics', protocol: 'TCP' }] }]);
+  });
+
+  it('renders the alerts (off by default) with their thresholds from values, and the Grafana dashboard ConfigMap', async () => {
+    const plain = parseAll(await renderChart(c, 'rigshift', 'ops'));
+    expect(plain.filter((o) => o.kind === 'PrometheusRule' || o.kind === 'ConfigMap')).toEqual([]);
+    const objs = parseAll(
+      await renderChart(c, 'rigshift', 'ops', [
+        '--set',
+        'prometheusRule.enabled=true,prometheusRule.gangWaitSeconds=7200,prometheusRule.noLeaderFor=2m,' +
+          'prometheusRule.labels.release=kps,grafanaDashboard.enabled=true,grafanaDashboard.namespace=monitoring',
+      ]),
+    );
+    type Rules = { spec: { groups: { rules: { alert: string; expr: string; for?: string }[] }[] } };
+    const rule = find(objs, 'PrometheusRule') as Obj & Rules;
+    expect(rule.metadata.labels?.release).toBe('kps');
+    const rules = rule.spec.groups.flatMap((g) => g.rules);
+    expect(rules.map((r) => r.alert)).toHaveLength(7);
+    const byName = new Map(rules.map((r) => [r.alert, r]));
+    expect(byName.get('RigshiftNoLeader')).toMatchObject({
+      expr: '(sum(rigshift_leader{namespace="ops"}) or vector(0)) < 1',
+      for: '2m',
+    });
+    expect(byName.get('RigshiftGangWaiting')?.expr).toBe(
+      'max by (job_namespace) (rigshift_pending_job_max_wait_seconds{namespace="ops"}) > 7200',
+    );
+    for (const r of rules) expect(`${r.alert}: ${r.expr}`).not.toMatch(/\{\{|<no value>/);
+    const dashboard = find(objs, 'ConfigMap') as Obj & { data: Record<string, string> };
+    expect(dashboard.metadata.namespace).toBe('monitoring');
+    expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
+    const source = readFileSync(join(ROOT, 'dashboards', 'rigshift.json'), 'utf8');
+    expect(JSON.parse(dashboard.data['rigshift.json'] ?? '')).toEqual(JSON.parse(source));
   });
 
   it('restricts egress by default to the API server and DNS, plus public 443 once price hosts are allowed', async () => {
