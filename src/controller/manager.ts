@@ -29,13 +29,14 @@ import { createFleetReconciler, FLEET_KEY } from './fleet.js';
 import { createJobReconciler } from './job.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR, PRODUCT_LABEL } from './labels.js';
 import { createNodeReconciler } from './node.js';
-import { podNode, trainingJobKeyOf } from './pods.js';
+import { podNode, trainingJobKeyOf, trimForeignPod } from './pods.js';
 import { effectivePolicy, loadPolicyFile, withPolicyReadiness } from './policy.js';
 import { createPoolReconciler } from './pool.js';
 import { poolKeyForPod, poolKeysForConfigMap } from './pool-keys.js';
 import { retryWriteRaces } from './retry.js';
 import type { EgressRules } from '../economics/sources/egress.js';
 import { PoolScope, scopedPoolReconciler } from './scoping.js';
+import { ReferencedConfigMaps } from './configmaps.js';
 
 export interface ManagerOptions {
   /** This replica's name in the Lease and in Events. */
@@ -78,6 +79,11 @@ export interface ManagerOptions {
   watchSilenceSeconds: number;
   /** Where HTTP price sources may connect (flags --price-*-hosts); default: nowhere. */
   priceEgress?: EgressRules | undefined;
+  /**
+   * Benchmarks only: also cache whole foreign pods and every ConfigMap, as the operator once did, to measure
+   * what trimming them saves (`rigshift bench-caches`). Never read.
+   */
+  fullCaches?: boolean | undefined;
 }
 
 export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
@@ -109,9 +115,8 @@ interface Queues {
 }
 
 /**
- * The operator: informers on nodes, pods, TrainingJobs, MiningPools, the FleetPolicy, ConfigMaps and
- * ResourceQuotas; one work
- * queue per reconciler; leader election (only the leader reconciles, a standby keeps its caches warm);
+ * The operator: informers on nodes, pods (foreign ones trimmed), TrainingJobs, MiningPools, the FleetPolicy,
+ * ResourceQuotas and the ConfigMaps pools reference; one work queue per reconciler; leader election (only the leader reconciles, a standby keeps its caches warm);
  * /metrics, /healthz and /readyz.
  */
 export class Manager {
@@ -134,11 +139,14 @@ export class Manager {
     foreignPods: Informer<V1Pod>;
     jobs: Informer<KubernetesObject>;
     pools: Informer<KubernetesObject>;
-    configMaps: Informer<V1ConfigMap>;
+    /** Only with fullCaches: every ConfigMap (benchmarks). */
+    allConfigMaps: Informer<V1ConfigMap> | undefined;
     quotas: Informer<V1ResourceQuota>;
     policies: Informer<KubernetesObject> | undefined;
   };
   readonly caches: Caches;
+  /** The ConfigMaps honoured pools read prices from. */
+  readonly configMaps: ReferencedConfigMaps;
   private queues: Queues | undefined;
   /** The leadership term: every write through `client` is bound to it (see `writeFence` in rest.ts). */
   private term: AbortSignal | undefined;
@@ -197,15 +205,19 @@ export class Manager {
         namespace: ns,
         labelSelector: MANAGED_SELECTOR,
       }),
+      // Every scheduled pod of the cluster passes through here: keep only node, phase and GPUs of each.
       foreignPods: new Informer<V1Pod>(this.client, Kinds.Pod, {
         ...common,
         name: 'other pods on nodes',
         labelSelector: `${MANAGED_BY_LABEL}!=${MANAGED_BY}`,
         fieldSelector: 'spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed',
+        ...(this.opts.fullCaches ? {} : { transform: trimForeignPod }),
       }),
       jobs: new Informer(this.client, Kinds.TrainingJob, { ...common, namespace: ns }),
       pools: new Informer(this.client, Kinds.MiningPool, { ...common, namespace: ns }),
-      configMaps: new Informer<V1ConfigMap>(this.client, Kinds.ConfigMap, { ...common, namespace: ns }),
+      allConfigMaps: this.opts.fullCaches
+        ? new Informer<V1ConfigMap>(this.client, Kinds.ConfigMap, { ...common, namespace: ns })
+        : undefined,
       quotas: new Informer<V1ResourceQuota>(this.client, Kinds.ResourceQuota, { ...common, namespace: ns }),
       policies: this.policyFileSpec
         ? undefined
@@ -224,6 +236,17 @@ export class Manager {
       quotas: inf.quotas,
       policy: () => effectivePolicy(this.policyFileSpec, inf.policies?.get(undefined, FLEET_POLICY_NAME)),
     };
+    this.configMaps = new ReferencedConfigMaps(
+      (namespace, name) =>
+        new Informer<V1ConfigMap>(this.client, Kinds.ConfigMap, {
+          ...common,
+          namespace,
+          fieldSelector: `metadata.name=${name}`,
+        }),
+      (cm) => {
+        for (const key of poolKeysForConfigMap(cm, this.caches.pools.list())) this.queues?.pool.add(key);
+      },
+    );
     this.wire();
   }
 
@@ -290,7 +313,7 @@ export class Manager {
     if (this.elector) await this.elector.stop({ release: true });
     this.ownTerm?.abort(new Error('operator stopped'));
     this.term = undefined;
-    await Promise.all(this.allInformers().map((i) => i.stop()));
+    await Promise.all([...this.allInformers().map((i) => i.stop()), this.configMaps.stop()]);
     await this.http?.close();
     this.http = undefined;
   }
@@ -328,7 +351,16 @@ export class Manager {
 
   private allInformers(): Informer<KubernetesObject>[] {
     const i = this.informers;
-    const list = [i.nodes, i.managedPods, i.foreignPods, i.jobs, i.pools, i.configMaps, i.quotas, i.policies];
+    const list = [
+      i.nodes,
+      i.managedPods,
+      i.foreignPods,
+      i.jobs,
+      i.pools,
+      i.quotas,
+      i.policies,
+      i.allConfigMaps,
+    ];
     return list.filter(
       (x): x is Informer<KubernetesObject> => x !== undefined,
     ) as Informer<KubernetesObject>[];
@@ -440,12 +472,11 @@ export class Manager {
         fleet();
       });
       inf.pools.on(ev, (p) => {
+        // Events only come once started (the first list's adds arrive after start()).
+        if (this.started) this.configMaps.sync(this.caches.pools.list());
         q()?.pool.add(objectKey(p));
         allNodes();
         fleet();
-      });
-      inf.configMaps.on(ev, (cm) => {
-        for (const key of poolKeysForConfigMap(cm, inf.pools.list())) q()?.pool.add(key);
       });
       // A quota raised or freed may let a waiting gang in.
       inf.quotas.on(ev, () => fleet());
@@ -497,7 +528,8 @@ export class Manager {
       ),
       pool: createPoolReconciler({
         getPool: (ns, name) => this.informers.pools.get(ns, name),
-        getConfigMap: (ns, name) => this.informers.configMaps.get(ns, name),
+        getConfigMap: (ns, name) => this.configMaps.get(ns, name),
+        configMapReady: (ns, name) => this.configMaps.ready(ns, name),
         listPods: (ns) => this.informers.managedPods.list(ns),
         client: this.client,
         events: this.events,

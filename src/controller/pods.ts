@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type {
+  V1Container,
   V1EnvVar,
   V1Pod,
   V1PodSecurityContext,
@@ -63,6 +64,44 @@ export function trainingJobKeyOf(pod: V1Pod): string | undefined {
   const owner = pod.metadata.ownerReferences?.find((o) => o.kind === 'TrainingJob' && o.controller);
   const ns = pod.metadata.namespace;
   return owner && ns ? `${ns}/${owner.name}` : undefined;
+}
+
+/**
+ * What the operator keeps of a pod it does not own (client-go's transform): which node, its phase, whether it
+ * is going, and the extended resources (GPUs) of its containers. A full pod is several KB; this is a few
+ * hundred bytes, and the cluster's pods all pass through this cache.
+ */
+export function trimForeignPod(pod: V1Pod): V1Pod {
+  const m = pod.metadata;
+  const containers: V1Container[] = [];
+  for (const c of pod.spec?.containers ?? []) {
+    const limits = extended(c.resources?.limits);
+    const requests = extended(c.resources?.requests);
+    if (limits || requests) {
+      containers.push({
+        name: c.name,
+        resources: { ...(limits && { limits }), ...(requests && { requests }) },
+      });
+    }
+  }
+  return {
+    metadata: {
+      name: m?.name,
+      namespace: m?.namespace,
+      uid: m?.uid,
+      resourceVersion: m?.resourceVersion,
+      ...(m?.deletionTimestamp && { deletionTimestamp: m.deletionTimestamp }),
+    },
+    spec: { nodeName: pod.spec?.nodeName, containers },
+    status: { phase: pod.status?.phase },
+  };
+}
+
+/** Extended resources (`vendor/name`, e.g. nvidia.com/gpu) of a requests or limits map, or undefined. */
+function extended(r: Record<string, unknown> | undefined): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(r ?? {})) if (k.includes('/')) (out ??= {})[k] = String(v);
+  return out;
 }
 
 /** Label value naming a TrainingJob on its pods (names longer than a label value are hashed). */

@@ -38,6 +38,8 @@ export interface PoolReconcilerDeps {
   getPool(namespace: string, name: string): KubernetesObject | undefined;
   /** A ConfigMap from the informer cache, for configMapKeyRef prices. */
   getConfigMap(namespace: string, name: string): { data?: Record<string, string> | undefined } | undefined;
+  /** False while a ConfigMap's cache is not filled yet: the pool waits rather than call it missing. */
+  configMapReady?: ((namespace: string, name: string) => boolean) | undefined;
   /** Pods of a namespace from the informer cache (may be filtered to rigshift's own): counts mining pods. */
   listPods(namespace: string): readonly V1Pod[];
   client: Pick<KubeClient, 'rest' | 'mapper'>;
@@ -57,6 +59,9 @@ export interface PoolReconcilerDeps {
 }
 
 type Sources = Record<PriceInput, PriceSource>;
+
+/** How soon a pool whose ConfigMap watch has not listed yet is looked at again. */
+const CONFIGMAP_WAIT_MS = 200;
 
 /**
  * The MiningPool reconciler, keyed `namespace/name`: reads the pool's two prices, computes the yield of each
@@ -100,6 +105,11 @@ export class PoolReconciler {
       desired = invalidSpecStatus(parsed.error, generation, previous, counts);
     } else {
       const spec = parsed.value.spec;
+      const ready = this.deps.configMapReady;
+      const cms = [spec.revenueUsdPerMhsDay, spec.electricityUsdPerKwh].flatMap(
+        (src) => src.configMapKeyRef?.name ?? [],
+      );
+      if (ready && cms.some((cm) => !ready(namespace, cm))) return { requeueAfterMs: CONFIGMAP_WAIT_MS };
       const sources = this.sourcesFor(key, namespace, spec, (input) =>
         lastGoodOf(previous, generation, input),
       );

@@ -45,6 +45,11 @@ export interface InformerOptions<T extends KubernetesObject> {
   restartMaxMs?: number;
   /** Page size of the initial list and relists. */
   pageSize?: number;
+  /**
+   * Replaces each listed or watched object before it is cached (client-go's SetTransform): keep only the
+   * fields the operator reads. Must keep metadata name, namespace and resourceVersion.
+   */
+  transform?: (obj: T) => T;
   /** Replace the HTTP watch and list (tests). */
   watch?: WatchLike;
   list?: () => Promise<KubernetesListObject<T>>;
@@ -109,11 +114,12 @@ export class Informer<T extends KubernetesObject> {
           fieldSelector: opts.fieldSelector,
           pageSize: opts.pageSize ?? 500,
         }));
+    const transform = opts.transform;
     const countedList = async (): Promise<KubernetesListObject<T>> => {
       this.counters.lists++;
       const result = await list();
       this.failures = 0;
-      return result;
+      return transform ? { ...result, items: result.items.map(transform) } : result;
     };
     const maxTimeout = Math.max(2, Math.floor((this.silenceMs * 2) / 3 / 1000));
     this.guard = new GuardedWatch(opts.watch ?? new k8s.Watch(client.kc), {
@@ -138,6 +144,7 @@ export class Informer<T extends KubernetesObject> {
           'watch silent (no event or bookmark): abandoned; relisting',
         );
       },
+      transform: transform as ((obj: unknown) => unknown) | undefined,
     });
     this.lw = new k8s.ListWatch<T>(
       path,
@@ -298,6 +305,8 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
+const OBJECT_EVENTS = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
 /**
  * Adds watch timeouts and bookmarks, a liveness watchdog (a watch that neither connects nor delivers an event
  * or bookmark within the bound ends as if 410 Gone, so ListWatch relists), a once-only done, and drops events
@@ -320,6 +329,7 @@ class GuardedWatch implements WatchLike {
       onAlive(event: boolean): void;
       /** The watch was silent past the bound and is being abandoned. */
       onLapse(silentMs: number): void;
+      transform?: ((obj: unknown) => unknown) | undefined;
     },
   ) {}
 
@@ -373,7 +383,9 @@ class GuardedWatch implements WatchLike {
         (phase, obj, raw) => {
           if (finished) return;
           alive(true);
-          callback(phase, obj, raw);
+          const t = this.opts.transform;
+          const object = t && OBJECT_EVENTS.has(phase) && typeof obj === 'object' && obj !== null;
+          callback(phase, object ? t(obj) : obj, raw);
         },
         finish,
       );
