@@ -3,6 +3,7 @@ import { registerLocal } from './local.js';
 import { registerCrds } from './crds.js';
 import { registerRun } from './run.js';
 import { registerBenchOperator } from './bench-operator.js';
+import { registerBenchCaches } from './bench-caches.js';
 import { registerBacktest } from './backtest.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerCrds(program);
   registerRun(program);
   registerBenchOperator(program);
+  registerBenchCaches(program);
   registerBacktest(program);
   registerBench(program);
   registerDocs(program);
