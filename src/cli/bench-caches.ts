@@ -191,6 +191,14 @@ export async function benchCaches(opts: BenchCachesOptions): Promise<CacheFigure
     ];
     return out;
   } finally {
+    // Pods first, at once: with their node gone they would wait for the pod garbage collector.
+    await client.rest
+      .request({
+        method: 'DELETE',
+        path: resourcePath(Kinds.Pod, { namespace: ns }),
+        query: { gracePeriodSeconds: 0 },
+      })
+      .catch(() => undefined);
     await client.rest
       .request({ method: 'DELETE', path: resourcePath(Kinds.Namespace, { name: ns }) })
       .catch(() => undefined);
