@@ -188,6 +188,21 @@ describe('through buildSnapshot and plan()', () => {
     ]);
   });
 
+  it('the CPU and memory a replica requests (spec.resources) count against requests.cpu / requests.memory', () => {
+    const q = quota(
+      'compute',
+      { 'requests.cpu': '6', 'requests.memory': '64Gi' },
+      { 'requests.cpu': '500m', 'requests.memory': '40Gi' },
+    );
+    const big = job('big', { resources: { requests: { cpu: '4', memory: '16Gi' } } });
+    const p = plan(buildSnapshot(input({ quotas: [q], jobs: [big] })).snapshot);
+    expect(p.placements).toEqual([]);
+    expect(p.queued[0]?.reason).toBe(
+      'ResourceQuota compute in ns ml: requests.cpu needs 8, 5.5 free (0.5 used of 6); ' +
+        'ResourceQuota compute in ns ml: requests.memory needs 32Gi, 24Gi free (40Gi used of 64Gi)',
+    );
+  });
+
   it('raised, the same gang is placed', () => {
     const q = quota('gpus', { 'requests.nvidia.com/gpu': '32' }, { 'requests.nvidia.com/gpu': '8' });
     const p = plan(buildSnapshot(input({ quotas: [q] })).snapshot);
