@@ -29,6 +29,21 @@ function isRefusal(err: unknown): err is ApiError {
   return err instanceof ApiError && [400, 403, 422].includes(err.statusCode);
 }
 
+/**
+ * Milliseconds until a finished job's ttlSecondsAfterFinished runs out (≤ 0: now), from status.endTime (else
+ * when its Succeeded or Failed condition became True); undefined without a TTL or an end time.
+ */
+export function ttlRemainingMs(job: TrainingJob, nowMs: number): number | undefined {
+  const ttl = job.spec.ttlSecondsAfterFinished;
+  if (ttl === undefined) return undefined;
+  const ended = (job.status?.conditions ?? []).find(
+    (c) => (c.type === 'Succeeded' || c.type === 'Failed') && c.status === 'True',
+  );
+  const at = Date.parse(job.status?.endTime ?? ended?.lastTransitionTime ?? '');
+  if (Number.isNaN(at)) return undefined;
+  return at + ttl * 1000 - nowMs;
+}
+
 export interface JobDeps {
   client: Pick<KubeClient, 'rest' | 'mapper'>;
   caches: Caches;
@@ -99,6 +114,20 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
     if (!finalizers.includes(FINALIZER)) {
       // Apply-time data only: the next reconcile sees the finalizer through the cache.
       await setFinalizers(job, [...finalizers, FINALIZER]);
+      return;
+    }
+
+    // A finished job past its ttlSecondsAfterFinished is deleted (the deletion path above stops its pods).
+    const ttlLeftMs = phase === 'ended' ? ttlRemainingMs(job, clock.now()) : undefined;
+    if (ttlLeftMs !== undefined && ttlLeftMs <= 0) {
+      await deps.events.normal(
+        ref,
+        'Expired',
+        'Delete',
+        `deleting the job ${job.spec.ttlSecondsAfterFinished} s after it ended (ttlSecondsAfterFinished)`,
+      );
+      await deleteJob(job);
+      log?.info({ job: key, ttlSeconds: job.spec.ttlSecondsAfterFinished }, 'finished job expired; deleted');
       return;
     }
 
@@ -176,6 +205,9 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
       if (e.type === 'Warning') await deps.events.warning(ref, e.reason, 'Run', e.note);
       else await deps.events.normal(ref, e.reason, 'Run', e.note);
     }
+    if (ttlLeftMs !== undefined) {
+      progress.requeueAfterMs = Math.min(progress.requeueAfterMs ?? ttlLeftMs, ttlLeftMs);
+    }
     return progress.requeueAfterMs === undefined ? undefined : { requeueAfterMs: progress.requeueAfterMs };
 
     async function stopPod(pod: V1Pod, graceSeconds: number): Promise<void> {
@@ -189,6 +221,20 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
             gracePeriodSeconds: graceSeconds,
             preconditions: { uid: pod.metadata?.uid },
           },
+          signal,
+        });
+      } catch (err) {
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      }
+    }
+
+    async function deleteJob(j: TrainingJob): Promise<void> {
+      try {
+        await deps.client.rest.request({
+          method: 'DELETE',
+          path: resourcePath(Kinds.TrainingJob, { namespace, name }),
+          // Only this incarnation: a job recreated under the same name is not the one that expired.
+          body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: j.metadata.uid } },
           signal,
         });
       } catch (err) {

@@ -225,6 +225,16 @@ export const trainingJobSpecSchema = withCel(
             'its node gone) before the job is marked Failed. Each restart starts every replica again (new pod ' +
             'names, RIGSHIFT_RESTART_COUNT in their env) so training resumes from its checkpoint. Default 3.',
         ),
+      ttlSecondsAfterFinished: z
+        .int()
+        .min(0)
+        .max(31536000)
+        .optional()
+        .describe(
+          'Seconds after the job ended (Succeeded or Failed, status.endTime) when the operator deletes it, as ' +
+            'batch/v1 Jobs do; its status (gpuHours, earnedUsd) goes with it, so bill from it before. Absent: ' +
+            'kept until deleted. Leave it out for jobs a GitOps tool owns, which would create them again.',
+        ),
       startTimeoutSeconds: z
         .int()
         .min(10)

@@ -122,6 +122,7 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
         ['create', 'pods/eviction'],
         ['create', 'services'],
         ['get', 'services'],
+        ['delete', 'trainingjobs.rigshift.io'], // ttlSecondsAfterFinished
       ] as const) {
         expect(`${verb} ${resource} in ${ns}: ${await canI(rbac.username, verb, resource, ns)}`).toBe(
           `${verb} ${resource} in ${ns}: yes`,
@@ -131,6 +132,7 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     expect(await canI(rbac.username, 'create', 'pods', other)).toBe('no');
     expect(await canI(rbac.username, 'create', 'pods/eviction', other)).toBe('no');
     expect(await canI(rbac.username, 'create', 'services', other)).toBe('no');
+    expect(await canI(rbac.username, 'delete', 'trainingjobs.rigshift.io', other)).toBe('no');
   });
 
   it('gets Secrets (a price feed API key) by name in the workload namespaces only, never lists them', async () => {

@@ -7,6 +7,7 @@ import yaml from 'js-yaml';
 import type { Manager } from '../../../src/controller/manager.js';
 import { Kinds, resourcePath } from '../../../src/kube/resources.js';
 import {
+  completesAfter,
   conditionOf,
   createWorld,
   isRunning,
@@ -188,4 +189,37 @@ describe('mistakes are refused when the object is written', () => {
         ),
     ).toBe('absent'); // a dry run
   });
+});
+
+describe('ttlSecondsAfterFinished', () => {
+  it('a finished job is deleted that long after it ended; one without a TTL stays', async () => {
+    await w.apply(
+      jobManifest(w.ns, 'short', {
+        replicas: 1,
+        ttlSecondsAfterFinished: 5,
+        podAnnotations: completesAfter(2),
+      }),
+      jobManifest(w.ns, 'kept', { replicas: 1, podAnnotations: completesAfter(2) }),
+    );
+    const ended = await waitFor(
+      'both jobs Succeeded',
+      async () => {
+        const [a, b] = [await job('short'), await job('kept')];
+        const done = (j: Job | undefined) => conditionOf(j, 'Succeeded')?.status === 'True';
+        return done(a) && done(b) ? a : undefined;
+      },
+      120_000,
+    );
+    const endTime = Date.parse((ended?.status as { endTime?: string }).endTime ?? '');
+    expect(Number.isNaN(endTime)).toBe(false);
+    await waitFor('the short job deleted', async () => (await job('short')) === undefined, 60_000);
+    const goneAt = Date.now();
+    expect(goneAt).toBeGreaterThanOrEqual(endTime + 5000);
+    expect((await w.events('short')).find((e) => e.reason === 'Expired')?.note).toMatch(
+      /5 s after it ended \(ttlSecondsAfterFinished\)/,
+    );
+    expect(conditionOf(await job('kept'), 'Succeeded')?.status).toBe('True');
+    await w.c.kubectl(['delete', 'trainingjob', 'kept', '-n', w.ns, '--wait=true', '--timeout=60s']);
+    await waitAllMining(w);
+  }, 240_000);
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { effectiveResources, parseFleetPolicy, parseTrainingJob } from '../../../src/api/v1alpha1/index.js';
+import { ttlRemainingMs } from '../../../src/controller/job.js';
 import { buildTrainingPod } from '../../../src/controller/pods.js';
 import { job, policy } from './operator-fixtures.js';
 
@@ -148,5 +149,30 @@ describe('the rest of a replica’s pod spec', () => {
       /only for effect NoExecute/,
     );
     expect(t({ operator: 'Exists' }).ok).toBe(true);
+  });
+});
+
+describe('ttlSecondsAfterFinished', () => {
+  const ended = (ttl: number | undefined, endTime?: string) =>
+    job('llm', ttl === undefined ? {} : { ttlSecondsAfterFinished: ttl }, {
+      ...(endTime ? { endTime } : {}),
+      conditions: [
+        {
+          type: 'Succeeded',
+          status: 'True',
+          reason: 'AllReplicasSucceeded',
+          message: '',
+          lastTransitionTime: '2025-03-01T12:00:10Z',
+        },
+      ],
+    });
+  const now = Date.parse('2025-03-01T12:01:00Z');
+
+  it('counts from status.endTime, else from when the job ended; nothing without a TTL', () => {
+    expect(ttlRemainingMs(ended(120, '2025-03-01T12:00:00Z'), now)).toBe(60_000);
+    expect(ttlRemainingMs(ended(30, '2025-03-01T12:00:00Z'), now)).toBe(-30_000);
+    expect(ttlRemainingMs(ended(0, '2025-03-01T12:01:00Z'), now)).toBe(0);
+    expect(ttlRemainingMs(ended(60), now)).toBe(10_000);
+    expect(ttlRemainingMs(ended(undefined, '2025-03-01T12:00:00Z'), now)).toBeUndefined();
   });
 });
