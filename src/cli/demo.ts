@@ -60,7 +60,7 @@ export function registerDemo(program: Command): void {
           `revenue      $${summary.revenueUsd.toFixed(2)} (mining $${summary.byMode.mining.toFixed(2)}, training $${summary.byMode.training.toFixed(2)}, idle $${summary.byMode.idle.toFixed(2)})`,
           `always-mine  $${summary.alwaysMineUsd.toFixed(2)}  (${d >= 0 ? '+' : '-'}$${Math.abs(d).toFixed(2)})`,
           `node switches ${summary.switches}`,
-          `jobs: ${summary.jobs.submitted} submitted, ${summary.jobs.started} started, ${summary.jobs.succeeded} succeeded, ${summary.jobs.failed} failed, ${summary.jobs.expired} left unserved`,
+          `jobs: ${summary.jobs.submitted} submitted, ${summary.jobs.started} started, ${summary.jobs.succeeded} succeeded, ${summary.jobs.failed} failed, ${summary.jobs.expired} left unserved, ${summary.jobs.running} still running, ${summary.jobs.queued} still queued`,
           `chart: ${summary.chart}`,
         ].join('\n'),
       );

@@ -43,7 +43,17 @@ export interface DemoSummary {
   alwaysMineUsd: number;
   byMode: { mining: number; training: number; idle: number };
   switches: number;
-  jobs: { submitted: number; started: number; succeeded: number; failed: number; expired: number };
+  jobs: {
+    submitted: number;
+    started: number;
+    succeeded: number;
+    failed: number;
+    expired: number;
+    /** Still running when the replay ends. */
+    running: number;
+    /** Still waiting when the replay ends (queued, admitted but not started, or preempted). */
+    queued: number;
+  };
   chart: string;
 }
 
@@ -166,6 +176,8 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<Demo
         succeeded: tracker.succeeded,
         failed: tracker.failed,
         expired: tracker.expired,
+        running: tracker.running.size,
+        queued: tracker.waitingCount(),
       },
       chart,
     };
@@ -366,6 +378,13 @@ class JobTracker {
     return this.pending.size;
   }
 
+  /** Submitted, not finished, not given up on and not running: queued, admitted or preempted. */
+  waitingCount(): number {
+    let n = 0;
+    for (const key of this.byKey.keys()) if (!this.running.has(key)) n++;
+    return n;
+  }
+
   async submitUpTo(t: number): Promise<void> {
     while (this.next < this.jobs.length && (this.jobs[this.next] as TraceJob).submitMs <= t) {
       const j = this.jobs[this.next++] as TraceJob;
@@ -402,6 +421,7 @@ class JobTracker {
     for (const [key, deadline] of this.pending) {
       if (t >= deadline) {
         this.pending.delete(key);
+        this.byKey.delete(key);
         this.expired++;
         await this.remove(key);
       }

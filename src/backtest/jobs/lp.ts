@@ -9,11 +9,13 @@ import type { TraceJob } from './trace.js';
  * The upper bound of a job-trace backtest: the optimum of a linear relaxation, solved exactly by HiGHS.
  *
  * Relaxation: a product's nodes are interchangeable, so they are pooled (GPUs per product and step, not per
- * node); a gang may run a fraction x ∈ [0, 1] of itself in any step of its window (from the step after its
- * submission to its last possible start plus its run; to the end of the trace for an interruptible job, which
- * may be stopped and queue again), for at most its run in steps, not necessarily contiguous. Every GPU-step
- * earns at most the best of its modes, a switch counted only where it cuts a loss. Rows:
- * - per job: Σ x ≤ its run in steps;
+ * node). An Interruptible gang may run a fraction x ∈ [0, 1] of itself in any step of its window (from the
+ * step after its submission to (run − 1) × (1 + patience in steps) after its last possible start: it may run
+ * a step, be stopped and wait its patience again), for at most its run in steps. An OnDemand gang runs
+ * contiguously from one start within its patience (a fraction of it from each start), its first step
+ * switched. Every other GPU-step earns at most the best of its modes, a switch counted only where it cuts a
+ * loss. Rows:
+ * - per job: Σ x ≤ its run in steps (Interruptible), Σ starts ≤ 1 (OnDemand);
  * - per product and step: Σ GPUs × x ≤ the product's GPUs;
  * - per product, step and replica size q: replicas of q GPUs or more ≤ nodes × ⌊G / q⌋ (a node holds at most
  *   that many of them), which the pooled GPU count alone misses.
@@ -24,7 +26,8 @@ import type { TraceJob } from './trace.js';
 
 export const LP_BOUND_DESCRIPTION =
   'LP relaxation solved exactly (HiGHS): GPUs of a product pooled (no gang co-location beyond replicas per ' +
-  'node), runs need not be contiguous, switching losses counted only where they cut a loss';
+  'node), OnDemand runs contiguous but fractional, Interruptible runs in any steps of their window, ' +
+  'switching losses counted at OnDemand starts and elsewhere only where they cut a loss';
 
 export interface LpBound {
   usd: number;
