@@ -192,13 +192,15 @@ export async function benchCaches(opts: BenchCachesOptions): Promise<CacheFigure
     return out;
   } finally {
     // Pods first, at once: with their node gone they would wait for the pod garbage collector.
+    log('removing the pods, ConfigMaps and node');
     await client.rest
       .request({
         method: 'DELETE',
         path: resourcePath(Kinds.Pod, { namespace: ns }),
         query: { gracePeriodSeconds: 0 },
+        timeoutMs: 600_000,
       })
-      .catch(() => undefined);
+      .catch((err: unknown) => log(`pods not all removed: ${(err as Error).message}`));
     await client.rest
       .request({ method: 'DELETE', path: resourcePath(Kinds.Namespace, { name: ns }) })
       .catch(() => undefined);
