@@ -313,6 +313,10 @@ export function buildTrainingPod(
       securityContext: podSecurity,
       priorityClassName: policy.priorityClasses.training,
       affinity: pinTo(node),
+      // ANDed with the pin: the planner chose a node that carries these labels.
+      ...(spec.nodeSelector && Object.keys(spec.nodeSelector).length > 0
+        ? { nodeSelector: { ...spec.nodeSelector } }
+        : {}),
       tolerations,
       terminationGracePeriodSeconds: spec.checkpointGracePeriodSeconds,
       volumes: spec.volumes.map((v) => ({ ...v })) as NonNullable<V1Pod['spec']>['volumes'],

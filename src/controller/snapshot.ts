@@ -349,6 +349,8 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     };
     if (job.spec.gpuProducts && job.spec.gpuProducts.length > 0) snap.products = job.spec.gpuProducts;
     if (job.spec.minGpuMemoryMiB !== undefined) snap.minGpuMemoryMiB = job.spec.minGpuMemoryMiB;
+    if (job.spec.nodeSelector && Object.keys(job.spec.nodeSelector).length > 0)
+      snap.nodeSelector = job.spec.nodeSelector;
     const failed = startFailed.get(key);
     const retryAfter = failed ? failed.retryAfterMs : Date.parse(job.status?.retryAfterTime ?? '');
     if (phase === 'pending' && !Number.isNaN(retryAfter) && retryAfter > nowMs) {
@@ -415,6 +417,7 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     const r = reserved.get(name);
     if (r) snap.reservedGpus = r;
     if (pool) snap.pool = poolName(pool);
+    if (n.metadata?.labels) snap.labels = n.metadata.labels; // for jobs' nodeSelectors (shared, not copied)
     nodeSnaps.push(snap);
   }
   nodeSnaps.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -20,6 +20,8 @@ export function needsDrain(cls: number): boolean {
 export interface Group {
   econ: Econ;
   memoryMiB: number;
+  /** The nodes' values of the labels some job's nodeSelector names (empty when no job has one). */
+  labels: Readonly<Record<string, string>>;
   maxUsable: number;
   /** Usable GPUs of every node in the group, whatever its state: for "could this ever fit". */
   usables: number[];
@@ -27,6 +29,33 @@ export interface Group {
   /** Nodes kept out because of the minimum dwell. */
   dwellBlocked: number;
   slotsCache: Map<number, number>;
+}
+
+/** A node's values of the given label keys (keys it lacks are left out). */
+export function selectedLabels(
+  labels: Readonly<Record<string, string>> | undefined,
+  keys: readonly string[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of keys) {
+    const v = labels?.[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** A stable text for a set of labels, for grouping and sorting. */
+export function labelSignature(labels: Readonly<Record<string, string>>): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => cmp(a, b)));
+}
+
+/** Do these labels carry every label of the selector? */
+export function selectorHolds(
+  selector: Readonly<Record<string, string>> | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  for (const [k, v] of Object.entries(selector ?? {})) if (labels[k] !== v) return false;
+  return true;
 }
 
 function insertDesc(bucket: number[], index: number): void {
@@ -55,18 +84,25 @@ export class PlacementIndex {
   readonly groups: Group[] = [];
   readonly groupOf: (Group | null)[];
 
-  constructor(readonly nodes: WorkNode[]) {
+  /** `selectorKeys`: the label keys jobs' nodeSelectors name; nodes differing in them go to different groups. */
+  constructor(
+    readonly nodes: WorkNode[],
+    selectorKeys: readonly string[] = [],
+  ) {
     this.groupOf = new Array<Group | null>(nodes.length).fill(null);
-    const byEcon = new Map<Econ, Map<number, Group>>();
+    const byEcon = new Map<Econ, Map<string, Group>>();
     for (const n of nodes) {
       if (n.econ === null || n.held !== null) continue;
       let byMem = byEcon.get(n.econ);
       if (!byMem) byEcon.set(n.econ, (byMem = new Map()));
-      let g = byMem.get(n.snap.gpuMemoryMiB);
+      const labels = selectedLabels(n.snap.labels, selectorKeys);
+      const key = `${n.snap.gpuMemoryMiB}\u0000${labelSignature(labels)}`;
+      let g = byMem.get(key);
       if (!g) {
         g = {
           econ: n.econ,
           memoryMiB: n.snap.gpuMemoryMiB,
+          labels,
           maxUsable: 0,
           usables: [],
           buckets: [],
@@ -74,7 +110,7 @@ export class PlacementIndex {
           slotsCache: new Map(),
         };
         for (let c = 0; c < CLASSES; c++) g.buckets.push([]);
-        byMem.set(n.snap.gpuMemoryMiB, g);
+        byMem.set(key, g);
         this.groups.push(g);
       }
       g.maxUsable = Math.max(g.maxUsable, n.usable);
@@ -83,7 +119,10 @@ export class PlacementIndex {
     }
     this.groups.sort(
       (a, b) =>
-        cmp(a.econ.product, b.econ.product) || cmp(a.econ.pool, b.econ.pool) || a.memoryMiB - b.memoryMiB,
+        cmp(a.econ.product, b.econ.product) ||
+        cmp(a.econ.pool, b.econ.pool) ||
+        a.memoryMiB - b.memoryMiB ||
+        cmp(labelSignature(a.labels), labelSignature(b.labels)),
     );
     // Reverse name order so each bucket ends up sorted descending.
     for (let i = nodes.length - 1; i >= 0; i--) {

@@ -7,7 +7,10 @@ import {
   TRAINING_MINING_FREE,
   bucketOf,
   cmp,
+  labelSignature,
   needsDrain,
+  selectedLabels,
+  selectorHolds,
   type Group,
 } from './buckets.js';
 import { worthSwitching, type Rules } from './policy.js';
@@ -59,6 +62,7 @@ interface Tier {
 interface CatalogEntry {
   product: string;
   memoryMiB: number;
+  labels: Readonly<Record<string, string>>;
   usables: number[];
   /** Replica slots by GPUs per replica. */
   slots: Map<number, number>;
@@ -108,7 +112,9 @@ export function planJobs(ctx: JobsContext, jobs: readonly JobSnapshot[]): JobsOu
 
   const placedNew = new Map<string, Placement>();
   if (pending.length > 0) {
-    const placer = new Placer(ctx, kept, preempted, out);
+    const keys = new Set<string>();
+    for (const j of pending) for (const k of Object.keys(j.nodeSelector ?? {})) keys.add(k);
+    const placer = new Placer(ctx, kept, preempted, out, [...keys].sort(cmp));
     for (const job of pending.sort(byBidThenKey)) {
       const p = placer.place(job, lostNote.get(job.key) ?? '');
       if (p) placedNew.set(job.key, p);
@@ -214,18 +220,21 @@ class Placer {
     kept: JobSnapshot[],
     private readonly preempted: Set<string>,
     private readonly out: JobsOutcome,
+    selectorKeys: readonly string[] = [],
   ) {
-    this.index = new PlacementIndex(ctx.nodes);
+    this.index = new PlacementIndex(ctx.nodes, selectorKeys);
     this.quotas = new QuotaLedger(ctx.quotas ?? []);
     this.byYield = [...this.index.groups].sort((a, b) => (a.econ.mining ?? 0) - (b.econ.mining ?? 0));
     const cat = new Map<string, CatalogEntry>();
     for (const n of ctx.nodes) {
-      const key = `${n.snap.product}\u0000${n.snap.gpuMemoryMiB}`;
+      const labels = selectedLabels(n.snap.labels, selectorKeys);
+      const key = `${n.snap.product}\u0000${n.snap.gpuMemoryMiB}\u0000${labelSignature(labels)}`;
       let e = cat.get(key);
       if (!e) {
         e = {
           product: n.snap.product,
           memoryMiB: n.snap.gpuMemoryMiB,
+          labels,
           usables: [],
           slots: new Map(),
           held: 0,
@@ -270,7 +279,7 @@ class Placer {
     let heldUnknown = 0;
     let held = 0;
     for (const e of this.catalog) {
-      if (!accepts(job, e.product, e.memoryMiB)) continue;
+      if (!accepts(job, e.product, e.memoryMiB) || !selectorHolds(job.nodeSelector, e.labels)) continue;
       matching += e.usables.length;
       let slots = e.slots.get(g);
       if (slots === undefined) {
@@ -298,11 +307,14 @@ class Placer {
     const short = this.quotas.shortfall(job.quotaNeeds);
     if (short) return this.wait(job, 'QuotaExceeded', `${note}${short}`, false);
 
-    const shape = `${job.products?.join('|') ?? ''}#${job.minGpuMemoryMiB ?? 0}#${g}`;
+    const shape = `${job.products?.join('|') ?? ''}#${job.minGpuMemoryMiB ?? 0}#${g}#${labelSignature(job.nodeSelector ?? {})}`;
     let groups = this.groupsByShape.get(shape);
     if (groups === undefined) {
       groups = this.index.groups.filter(
-        (gr) => accepts(job, gr.econ.product, gr.memoryMiB) && gr.maxUsable >= g,
+        (gr) =>
+          accepts(job, gr.econ.product, gr.memoryMiB) &&
+          selectorHolds(job.nodeSelector, gr.labels) &&
+          gr.maxUsable >= g,
       );
       this.groupsByShape.set(shape, groups);
     }
@@ -597,6 +609,8 @@ function describeNeed(job: JobSnapshot): string {
   const parts = [`${job.replicas} × ${plural(job.gpusPerReplica, 'GPU')} (${totalGpus(job)} in all)`];
   if (job.products && job.products.length > 0) parts.push(`on ${list(job.products)}`);
   if (job.minGpuMemoryMiB) parts.push(`with ≥ ${job.minGpuMemoryMiB} MiB`);
+  const sel = Object.entries(job.nodeSelector ?? {});
+  if (sel.length > 0) parts.push(`on nodes labelled ${sel.map(([k, v]) => `${k}=${v}`).join(', ')}`);
   return `needs ${parts.join(' ')}`;
 }
 

@@ -27,6 +27,8 @@ export interface NodeSnapshot {
   unschedulable: boolean;
   /** MiningPool whose yield applies to this node (the operator resolves the pools' node selectors). */
   pool?: string;
+  /** The node's labels, for jobs' nodeSelectors (may be left out when no job has one). */
+  labels?: Readonly<Record<string, string>>;
 }
 
 /** The economics of one GPU product on one pool, already computed from its price sources. */
@@ -65,6 +67,8 @@ export interface JobSnapshot {
   /** Accepted GPU products; empty or absent means any. */
   products?: readonly string[];
   minGpuMemoryMiB?: number;
+  /** Labels every node of the gang must carry. */
+  nodeSelector?: Readonly<Record<string, string>>;
   bidUsdPerGpuHour: number;
   tier: Tier;
   /** pending: waiting for GPUs; admitted: placed, pods starting; running: pods running. */

@@ -175,3 +175,56 @@ export const imagePullSecretsSchema = listMap(
     ),
   'name',
 );
+
+const selectorKeyMessage = 'spec.nodeSelector keys must be label keys such as topology.kubernetes.io/zone';
+const ownLabelsMessage =
+  'spec.nodeSelector must not name rigshift.io/ labels: the operator sets them on the nodes it switches';
+const productMessage =
+  'spec.nodeSelector["nvidia.com/gpu.product"] must be one of spec.gpuProducts, or no node could run the job';
+
+export const nodeSelectorSchema = withCel(
+  z
+    .record(z.string(), labelValue('The label value the node must carry.'))
+    .superRefine((sel, ctx) => {
+      // Checked here rather than on the key, so the message names the problem.
+      for (const k of Object.keys(sel)) {
+        if (k.length > 316 || !QUALIFIED_NAME.test(k))
+          ctx.addIssue({ code: 'custom', message: selectorKeyMessage, path: [k] });
+        else if (k.startsWith('rigshift.io/'))
+          ctx.addIssue({ code: 'custom', message: ownLabelsMessage, path: [k] });
+      }
+    })
+    .optional()
+    .meta({ maxProperties: 16 })
+    .describe(
+      'Labels every node of the gang must carry, e.g. {"topology.kubernetes.io/zone": "dc-2"}: the planner ' +
+        'places the replicas only on such nodes, and the pods carry it too, ANDed with the operator’s pin to the ' +
+        'assigned node. rigshift.io/ labels are the operator’s and may not be named. Applies to placements ' +
+        'made afterwards.',
+    ),
+  { rule: "self.all(k, !k.startsWith('rigshift.io/'))", message: ownLabelsMessage },
+  {
+    rule: `self.all(k, k.size() <= 316 && k.matches(r'${QUALIFIED_NAME.source}'))`,
+    message: selectorKeyMessage,
+  },
+);
+
+/** CEL on the TrainingJob spec: a nodeSelector on the GPU product must agree with gpuProducts. */
+export const nodeSelectorProductRule: CelRule = {
+  rule:
+    "!has(self.nodeSelector) || !('nvidia.com/gpu.product' in self.nodeSelector) || !has(self.gpuProducts) || " +
+    "self.gpuProducts.size() == 0 || self.nodeSelector['nvidia.com/gpu.product'] in self.gpuProducts",
+  message: productMessage,
+  fieldPath: '.nodeSelector',
+};
+
+/** The zod side of nodeSelectorProductRule. */
+export function nodeSelectorAgrees(spec: {
+  nodeSelector?: Readonly<Record<string, string>> | undefined;
+  gpuProducts?: readonly string[] | undefined;
+}): boolean {
+  const product = spec.nodeSelector?.['nvidia.com/gpu.product'];
+  return product === undefined || !spec.gpuProducts?.length || spec.gpuProducts.includes(product);
+}
+
+export { productMessage as nodeSelectorProductMessage };

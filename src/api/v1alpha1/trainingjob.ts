@@ -16,7 +16,15 @@ import {
   timestamp,
   withCel,
 } from './meta.js';
-import { computeResourcesSchema, imagePullSecretsSchema, tolerationsSchema } from './podspec.js';
+import {
+  computeResourcesSchema,
+  imagePullSecretsSchema,
+  nodeSelectorAgrees,
+  nodeSelectorProductMessage,
+  nodeSelectorProductRule,
+  nodeSelectorSchema,
+  tolerationsSchema,
+} from './podspec.js';
 import { envVarSchema } from './refs.js';
 import { volumeMountSchema, volumeSchema } from './volumes.js';
 
@@ -316,6 +324,7 @@ export const trainingJobSpecSchema = withCel(
         .max(253)
         .optional(),
       tolerations: tolerationsSchema,
+      nodeSelector: nodeSelectorSchema,
       securityContext: z
         .object({
           runAsUser: z
@@ -390,6 +399,7 @@ export const trainingJobSpecSchema = withCel(
       message: mountsMessage,
       path: ['volumeMounts'],
     })
+    .refine(nodeSelectorAgrees, { message: nodeSelectorProductMessage, path: ['nodeSelector'] })
     .describe('Desired state of a TrainingJob.'),
   {
     rule: '!has(self.maxRuntimeSeconds) || self.minRuntimeSeconds <= self.maxRuntimeSeconds',
@@ -401,6 +411,7 @@ export const trainingJobSpecSchema = withCel(
     message: mountsMessage,
     fieldPath: '.volumeMounts',
   },
+  nodeSelectorProductRule,
   immutableOptional('command'),
   immutableOptional('resources'),
   immutableOptional('args'),

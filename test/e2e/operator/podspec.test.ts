@@ -129,6 +129,40 @@ describe('a job’s pod spec reaches its pods', () => {
   }, 300_000);
 });
 
+describe('a job’s nodeSelector', () => {
+  it('places the gang only on nodes carrying its labels; the pod carries them too', async () => {
+    const [first, second] = w.nodes as [string, string];
+    await w.c.kubectl(['label', 'node', first, 'topology.kubernetes.io/zone=dc-1', '--overwrite']);
+    await w.c.kubectl(['label', 'node', second, 'topology.kubernetes.io/zone=dc-2', '--overwrite']);
+    // Without the selector the planner would take the first node (names break ties).
+    await w.apply(
+      jobManifest(w.ns, 'zoned', { replicas: 1, nodeSelector: { 'topology.kubernetes.io/zone': 'dc-2' } }),
+    );
+    const p = await waitFor('the zoned job Running', () => runningPod('zoned'), 120_000);
+    expect(p.spec?.nodeName).toBe(second);
+    expect(p.spec?.nodeSelector).toEqual({ 'topology.kubernetes.io/zone': 'dc-2' });
+    expect((await job('zoned'))?.status?.assignedNodes).toEqual([second]);
+
+    await w.apply(
+      jobManifest(w.ns, 'nowhere', { replicas: 1, nodeSelector: { 'topology.kubernetes.io/zone': 'dc-9' } }),
+    );
+    const waiting = await waitFor(
+      'the job waiting for a matching node',
+      async () => {
+        const j = await job('nowhere');
+        return /on nodes labelled topology\.kubernetes\.io\/zone=dc-9/.test(j?.status?.waitingReason ?? '')
+          ? j
+          : undefined;
+      },
+      60_000,
+    );
+    expect(waiting.status?.assignedNodes ?? []).toEqual([]);
+    for (const n of ['zoned', 'nowhere'])
+      await w.c.kubectl(['delete', 'trainingjob', n, '-n', w.ns, '--wait=true', '--timeout=60s']);
+    await waitAllMining(w);
+  }, 240_000);
+});
+
 describe('mistakes are refused when the object is written', () => {
   const create = async (obj: object) =>
     w.c.kubectl(['create', '--dry-run=server', '-f', '-'], { input: yaml.dump(obj), allowFail: true });
@@ -153,6 +187,24 @@ describe('mistakes are refused when the object is written', () => {
       'tolerationSeconds without NoExecute',
       { tolerations: [{ key: 'a', effect: 'NoSchedule', tolerationSeconds: 5 }] },
       /tolerationSeconds is only for effect NoExecute/,
+    ],
+    [
+      'a nodeSelector on the operator’s own labels',
+      { nodeSelector: { 'rigshift.io/mode': 'mining' } },
+      /spec\.nodeSelector must not name rigshift\.io\/ labels/,
+    ],
+    [
+      'a nodeSelector key that is no label key',
+      { nodeSelector: { 'zone name!': 'a' } },
+      /spec\.nodeSelector keys must be label keys/,
+    ],
+    [
+      'a nodeSelector on a GPU product the job does not accept',
+      {
+        gpuProducts: ['NVIDIA-GeForce-RTX-4090'],
+        nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-GeForce-RTX-3090' },
+      },
+      /spec\.nodeSelector\["nvidia\.com\/gpu\.product"\] must be one of spec\.gpuProducts/,
     ],
   ])('a TrainingJob with %s', async (_what, spec, message) => {
     const r = await create(jobManifest(w.ns, 'bad', spec));

@@ -134,6 +134,31 @@ describe('the rest of a replica’s pod spec', () => {
     ).toEqual([{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['gpu-1'] }] }]);
   });
 
+  it('the job’s nodeSelector is on the pod, next to the pin; the operator’s labels and a foreign product refused', () => {
+    const zoned = buildTrainingPod(
+      job('llm', { nodeSelector: { 'topology.kubernetes.io/zone': 'dc-2' } }),
+      0,
+      0,
+      'gpu-1',
+      policy(),
+    );
+    expect(zoned.spec?.nodeSelector).toEqual({ 'topology.kubernetes.io/zone': 'dc-2' });
+    expect(p.spec?.nodeSelector).toBeUndefined();
+    const parse = (spec: Record<string, unknown>) =>
+      parseTrainingJob({
+        metadata: { name: 'x', namespace: 'ml' },
+        spec: { image: 'i', bidUsdPerGpuHour: '1', ...spec },
+      });
+    const own = parse({ nodeSelector: { 'rigshift.io/mode': 'mining' } });
+    expect(own.ok ? '' : own.error).toMatch(/must not name rigshift\.io\/ labels/);
+    const foreign = parse({
+      gpuProducts: ['NVIDIA-GeForce-RTX-4090'],
+      nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-GeForce-RTX-3090' },
+    });
+    expect(foreign.ok ? '' : foreign.error).toMatch(/must be one of spec\.gpuProducts/);
+    expect(parse({ gpuProducts: ['A'], nodeSelector: { 'nvidia.com/gpu.product': 'A' } }).ok).toBe(true);
+  });
+
   it('a toleration the API server would refuse is refused on the job, naming the field', () => {
     const t = (tol: Record<string, unknown>) =>
       parseTrainingJob({

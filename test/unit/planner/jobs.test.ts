@@ -79,6 +79,44 @@ describe('planner: gangs are all or nothing', () => {
   });
 });
 
+describe('planner: a job’s nodeSelector', () => {
+  const zone = (z: string) => ({
+    labels: { 'topology.kubernetes.io/zone': z, 'kubernetes.io/hostname': 'x' },
+  });
+  const nodes = () => [node('a', zone('dc-2')), node('b', zone('dc-1')), node('c', zone('dc-2'))];
+
+  it('places the gang only on nodes carrying its labels, even where others yield less', () => {
+    const p = run(nodes(), [
+      job('ns/any', { replicas: 1 }),
+      job('ns/dc2', {
+        replicas: 2,
+        bidUsdPerGpuHour: 0.6,
+        nodeSelector: { 'topology.kubernetes.io/zone': 'dc-2' },
+      }),
+    ]);
+    expect(placed(p, 'ns/dc2')).toEqual({ a: 8, c: 8 });
+    expect(placed(p, 'ns/any')).toEqual({ b: 8 });
+  });
+
+  it('waits, saying what it asks, when no node carries them; jobs without one are placed as before', () => {
+    const p = run(nodes(), [
+      job('ns/dc3', { nodeSelector: { 'topology.kubernetes.io/zone': 'dc-3' } }),
+      job('ns/plain', { replicas: 3 }),
+    ]);
+    expect(p.placements.map((x) => x.job)).toEqual(['ns/plain']);
+    expect(wait(p, 'ns/dc3')).toMatchObject({ code: 'NoMatchingNodes' });
+    expect(wait(p, 'ns/dc3')?.reason).toMatch(/on nodes labelled topology\.kubernetes\.io\/zone=dc-3/);
+  });
+
+  it('a gang larger than its matching nodes is too large, though the farm has room', () => {
+    const p = run(nodes(), [
+      job('ns/dc1', { replicas: 2, nodeSelector: { 'topology.kubernetes.io/zone': 'dc-1' } }),
+    ]);
+    expect(wait(p, 'ns/dc1')).toMatchObject({ code: 'TooLarge' });
+    expect(p.drains).toEqual([]);
+  });
+});
+
 describe('planner: where a job goes', () => {
   it('prefers training nodes, then idle nodes, then the lowest-yield mining nodes', () => {
     const nodes = [
