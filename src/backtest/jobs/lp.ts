@@ -192,9 +192,7 @@ export async function jobsLpBound(
 
   const numCols = cost.length;
   const built = (performance.now() - started) / 1000;
-  onLog?.(
-    `LP bound: ${numCols} columns, ${rows} rows, ${indices.length} nonzeros (built in ${built.toFixed(1)} s)`,
-  );
+  onLog?.(`${numCols} columns, ${rows} rows, ${indices.length} nonzeros (built in ${built.toFixed(1)} s)`);
   if (numCols === 0) return { usd: offset, columns: 0, rows, seconds: built };
 
   const h = await highs();
