@@ -1,7 +1,8 @@
 // The Helm chart and the kustomize manifests: lint, render, schema errors, server-side dry run against the
 // local cluster, and the kustomize overlay describing the same objects as the chart's defaults.
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { CHART_DIR, renderChart } from '../../support/chart-rbac.js';
@@ -15,7 +16,7 @@ type Obj = {
 };
 
 const ROOT = process.cwd();
-const CRD_DIR = join(CHART_DIR, 'crds');
+const CRD_DIR = join(ROOT, 'crds');
 
 let c: TestCluster;
 let ns: string;
@@ -86,6 +87,9 @@ describe('helm lint and template', () => {
         'ClusterRole', // metrics-reader (bound to metrics.readers, none by default)
         'ClusterRole', // farm-admin (MiningPool and FleetPolicy writes, bound by no one)
         'ClusterRoleBinding',
+        'CustomResourceDefinition', // fleetpolicies
+        'CustomResourceDefinition', // miningpools
+        'CustomResourceDefinition', // trainingjobs
         'Deployment',
         'FleetPolicy',
         'NetworkPolicy',
@@ -280,6 +284,57 @@ describe('helm lint and template', () => {
     const policy = find(objs, 'NetworkPolicy') as Obj & { spec: { podSelector: Json; ingress: Json[] } };
     expect(policy.spec.podSelector).toEqual({ matchLabels: service.spec.selector });
     expect(policy.spec.ingress).toEqual([{ ports: [{ port: 'metrics', protocol: 'TCP' }] }]);
+  });
+
+  it('ships the CRDs of crds/ as templates, kept on uninstall, and can leave them out', async () => {
+    const crdsOf = async (args: string[] = []) =>
+      parseAll(await renderChart(c, 'rigshift', 'ops', args)).filter(
+        (o) => o.kind === 'CustomResourceDefinition',
+      ) as (Obj & { metadata: { annotations?: Record<string, string> }; spec: Json })[];
+    const rendered = await crdsOf();
+    const sources = readdirSync(CRD_DIR).map((f) => yaml.load(readFileSync(join(CRD_DIR, f), 'utf8')) as Obj);
+    expect(rendered.map((o) => o.metadata.name).sort()).toEqual(sources.map((o) => o.metadata.name).sort());
+    for (const crd of rendered) {
+      const source = sources.find((o) => o.metadata.name === crd.metadata.name)!;
+      expect(crd.spec).toEqual(source.spec);
+      expect(crd.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+    }
+    for (const crd of await crdsOf(['--set', 'crds.keep=false']))
+      expect(crd.metadata.annotations).toBeUndefined();
+    expect(await crdsOf(['--set', 'crds.enabled=false'])).toEqual([]);
+  });
+
+  it('packages into an archive (helm package) that renders exactly as the chart directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rigshift-package-'));
+    try {
+      const r = await c.helm(['package', CHART_DIR, '--destination', dir]);
+      const archive = join(dir, 'rigshift-0.1.0.tgz');
+      expect(r.stdout).toContain(archive);
+      expect(existsSync(archive)).toBe(true);
+      const args = ['--set', 'prometheusRule.enabled=true,grafanaDashboard.enabled=true'];
+      const fromArchive = await c.helm(['template', 'rigshift', archive, '--namespace', 'ops', ...args]);
+      expect(fromArchive.stdout).toBe(await renderChart(c, 'rigshift', 'ops', args));
+      expect(parseAll(fromArchive.stdout).filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(
+        3,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('passes the GPU-node selector and the watched namespace from plain values', async () => {
+    const deploy = find(
+      parseAll(
+        await renderChart(c, 'rigshift', 'ops', [
+          '--set-string',
+          'operator.gpuNodeSelector=farm in (west\\,east),operator.watchNamespace=team-a',
+        ]),
+      ),
+      'Deployment',
+    ) as Obj & { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+    expect(deploy.spec.template.spec.containers[0]?.args).toEqual(
+      expect.arrayContaining(['--node-selector=farm in (west,east)', '--namespace=team-a']),
+    );
   });
 
   it('renders the alerts (off by default) with their thresholds from values, and the Grafana dashboard ConfigMap', async () => {

@@ -63,7 +63,7 @@ spec:
 
 beforeAll(async () => {
   c = await getTestCluster();
-  const crds = join(process.cwd(), 'helm', 'rigshift', 'crds');
+  const crds = join(process.cwd(), 'crds');
   await c.kubectl([
     'apply',
     '--server-side',

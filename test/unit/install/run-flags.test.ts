@@ -9,7 +9,7 @@ const template = readFileSync(
   join(process.cwd(), 'helm', 'rigshift', 'templates', 'deployment.yaml'),
   'utf8',
 );
-const flags = [...template.matchAll(/^\s*- (--[a-z][a-z-]*)/gm)].map((m) => m[1]!);
+const flags = [...template.matchAll(/^\s*- (?:\{\{ printf ")?(--[a-z][a-z-]*)/gm)].map((m) => m[1]!);
 const run = buildProgram().commands.find((c) => c.name() === 'run');
 
 it('passes the flags of the operator design to rigshift run', () => {
@@ -30,6 +30,8 @@ it('passes the flags of the operator design to rigshift run', () => {
       '--price-allow-http-hosts',
       '--price-allow-private-hosts',
       '--pool-namespace',
+      '--node-selector',
+      '--namespace',
     ].sort(),
   );
 });
