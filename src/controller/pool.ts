@@ -242,7 +242,8 @@ export class PoolReconciler {
     else metrics.poolYieldKnown.set({ pool: key }, outcome?.known ? 1 : 0);
     for (const input of PRICE_INPUTS) {
       const r = readings?.[input];
-      if (r?.ok && fetched.has(input)) metrics.poolPriceReadTime.set({ pool: key, input }, r.readAt.getTime() / 1000);
+      if (r?.ok && fetched.has(input))
+        metrics.poolPriceReadTime.set({ pool: key, input }, r.readAt.getTime() / 1000);
       else metrics.poolPriceReadTime.remove({ pool: key, input });
     }
     const had = this.gauges.get(key) ?? new Set<string>();

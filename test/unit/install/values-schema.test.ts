@@ -15,7 +15,9 @@ const CHART = join(process.cwd(), 'helm', 'rigshift');
 const SCHEMA_PATH = join(CHART, 'values.schema.json');
 
 function crdSpecSchema(): Json {
-  const crd = yaml.load(readFileSync(join(process.cwd(), 'crds', 'fleetpolicies.rigshift.io.yaml'), 'utf8')) as Json;
+  const crd = yaml.load(
+    readFileSync(join(process.cwd(), 'crds', 'fleetpolicies.rigshift.io.yaml'), 'utf8'),
+  ) as Json;
   const version = (crd.spec as { versions: Json[] }).versions[0] as Json;
   const root = (version.schema as Json).openAPIV3Schema as Json;
   return (root.properties as Json).spec as Json;
