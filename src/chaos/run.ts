@@ -108,10 +108,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           '--leader-elect',
           '--leader-election-namespace',
           NS.farm,
+          // Shorter than the default 15 s lease, so a SIGKILLed leader is replaced within seconds; long enough
+          // that a loaded machine does not lose the lease on every slow renewal.
           '--lease-duration',
-          '4',
+          '8',
           '--renew-deadline',
-          '3',
+          '6',
           '--retry-period',
           '1',
           '--identity',
@@ -189,12 +191,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       while (pending.length > 0 && (pending[0] as Fault).at <= now) {
         const f = pending.shift() as Fault;
         o.log(`chaos: t=${now.toFixed(1)}s ${f.kind}`);
+        let happened = true;
         if (f.kind === 'kill') {
           const ids = [...operators.keys()];
           const id = ids[Math.floor(random() * ids.length)];
           const child = id === undefined ? undefined : operators.get(id);
-          if (child?.pid !== undefined) {
-            child.kill('SIGKILL');
+          // At that instant every replica may be down already (killed, or exited on a lost lease).
+          happened = child?.pid !== undefined;
+          if (happened) {
+            child?.kill('SIGKILL');
             killsDone++;
           }
         } else if (f.kind === 'second-replica-up') {
@@ -216,7 +221,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         } else if (f.kind === 'thaw') {
           proxy.thaw();
         }
-        if (f.kind !== 'second-replica-down' && f.kind !== 'thaw')
+        if (happened && f.kind !== 'second-replica-down' && f.kind !== 'thaw')
           observations.push({ fault: f, at: Date.now(), convergedAt: null });
       }
       if (now >= nextJobAt) {
