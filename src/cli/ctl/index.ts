@@ -15,6 +15,9 @@ import { Kinds, resourcePath } from '../../kube/resources.js';
 import { isNotFound } from '../../kube/rest.js';
 import { queueView, quote, statusView, whyJob, whyNode, type ClusterView } from './views.js';
 
+/** Where the chart installs the operator, whose pools it honours by default. */
+const DEFAULT_POOL_NAMESPACE = 'rigshift-system';
+
 /**
  * `kubectl rigshift ...` (the kubectl-rigshift executable) and `rigshift ctl ...`: the fleet at a glance, the
  * queue, quotes, why a node or a job is where it is, suspend and resume. Flags as kubectl has them.
@@ -28,6 +31,7 @@ interface Global {
   output?: 'table' | 'json' | 'yaml';
   selector?: string;
   policyFile?: string;
+  poolNamespace?: string[];
 }
 
 interface Ctx {
@@ -37,6 +41,7 @@ interface Ctx {
   output: 'table' | 'json' | 'yaml';
   selector: string;
   policyFile?: string;
+  poolNamespaces: string[];
 }
 
 function connect(g: Global): Ctx {
@@ -54,6 +59,7 @@ function connect(g: Global): Ctx {
     all: Boolean(g.allNamespaces),
     output,
     selector: g.selector ?? 'nvidia.com/gpu.product',
+    poolNamespaces: g.poolNamespace?.length ? g.poolNamespace : [DEFAULT_POOL_NAMESPACE],
     ...(g.policyFile ? { policyFile: g.policyFile } : {}),
   };
 }
@@ -80,7 +86,9 @@ async function read(c: Ctx, allJobs: boolean): Promise<ClusterView> {
       fieldSelector: 'spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed',
     }),
     list<unknown>(c, Kinds.TrainingJob, {}, allJobs || c.all ? undefined : c.namespace),
-    list<unknown>(c, Kinds.MiningPool),
+    Promise.all(c.poolNamespaces.map((ns) => list<unknown>(c, Kinds.MiningPool, {}, ns))).then((l) =>
+      l.flat(),
+    ),
     c.client.rest
       .request({ method: 'GET', path: resourcePath(Kinds.FleetPolicy, { name: FLEET_POLICY_NAME }) })
       .then((r) => r.body)
@@ -138,7 +146,11 @@ export function buildCtl(name: string): Command {
     .option('-A, --all-namespaces', 'TrainingJobs of every namespace')
     .option('-o, --output <format>', 'table, json or yaml', 'table')
     .option('-l, --selector <labels>', 'GPU nodes to show', 'nvidia.com/gpu.product')
-    .option('--policy-file <file>', 'the policy the operator runs with, if it runs with --policy-file');
+    .option('--policy-file <file>', 'the policy the operator runs with, if it runs with --policy-file')
+    .option(
+      '--pool-namespace <ns...>',
+      `namespaces whose MiningPools the operator honours, as its --pool-namespace (default: ${DEFAULT_POOL_NAMESPACE})`,
+    );
   const ctx = (): Ctx => connect(cmd.opts<Global>());
 
   cmd

@@ -219,8 +219,9 @@ export function quote(
     return { placed, wait, refused: p.refused.some((x) => x.job === key) };
   };
   const base = { gpus: o.gpus, replicas, gpusPerReplica, tier, ...(o.product ? { product: o.product } : {}) };
-  let hi = 1000;
-  const top = trial(hi);
+  // Searched over whole cents, so that a cent below the quote is never placed.
+  let hi = 100_000;
+  const top = trial(hi / 100);
   if (!top.placed) {
     return {
       ...base,
@@ -230,12 +231,12 @@ export function quote(
     };
   }
   let lo = 0;
-  for (let i = 0; i < 40 && hi - lo > 0.005; i++) {
-    const mid = (lo + hi) / 2;
-    if (trial(mid).placed) hi = mid;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (trial(mid / 100).placed) hi = mid;
     else lo = mid;
   }
-  const cents = Math.ceil(hi * 100) / 100;
+  const cents = hi / 100;
   const at = trial(cents);
   return { ...base, bidUsdPerGpuHour: cents, placement: at.placed?.reason ?? '', reason: '' };
 }

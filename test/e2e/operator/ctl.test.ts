@@ -31,6 +31,8 @@ async function ctl(...args: string[]): Promise<string> {
       w.ns,
       '-l',
       `rigshift.io/test=${w.ns}`,
+      '--pool-namespace',
+      w.ns,
       '--policy-file',
       w.policyFile,
     ],

@@ -4,6 +4,7 @@
 // own words, backs off, and runs once the refusal is lifted; a node cordoned mid-switch requeues the gang.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
 import type { Manager } from '../../../src/controller/manager.js';
 import {
   conditionOf,
@@ -19,7 +20,6 @@ import {
 
 let w: World;
 let op: Manager | undefined;
-const TRAINING_PC = () => `${w.ns}-training`;
 
 type GangJob = Job & { status?: Job['status'] & { startFailures?: number; retryAfterTime?: string } };
 const job = (name: string) => w.get<GangJob>('TrainingJob', name);
@@ -35,10 +35,70 @@ beforeAll(async () => {
   await waitAllMining(w);
 }, 180_000);
 
-// A failed test must not leave its quota to the next ones.
+// A failed test must not leave its refusal to the next ones.
 afterEach(async () => {
-  await w.c.kubectl(['delete', 'resourcequota', 'one-trainer', '-n', w.ns, '--ignore-not-found']);
+  await liftRefusal();
 }, 60_000);
+
+const REFUSAL = () => `${w.ns}-refuse-replica-1`;
+
+/** A ValidatingAdmissionPolicy refusing replica 1 of job `stuck` in this world's namespace, once in force. */
+async function refuseReplicaOne(): Promise<void> {
+  const name = REFUSAL();
+  const docs = [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] },
+          ],
+        },
+        validations: [
+          {
+            expression:
+              "!(has(object.metadata.labels) && 'rigshift.io/trainingjob' in object.metadata.labels && " +
+              "object.metadata.labels['rigshift.io/trainingjob'] == 'stuck' && object.metadata.name.endsWith('-1'))",
+            message: "replica 1 refused by the farm's policy",
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name },
+      spec: {
+        policyName: name,
+        validationActions: ['Deny'],
+        matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': w.ns } } },
+      },
+    },
+  ];
+  await w.c.kubectl(['apply', '--server-side', '--field-manager=e2e', '-f', '-'], {
+    input: docs.map((d) => yaml.dump(d)).join('---\n'),
+  });
+  // A policy takes effect a moment after it is written: probe with a server-side dry run until refused.
+  const probe = yaml.dump({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'probe-1', namespace: w.ns, labels: { 'rigshift.io/trainingjob': 'stuck' } },
+    spec: { containers: [{ name: 'c', image: 'busybox' }] },
+  });
+  await waitFor('the refusal in force', async () => {
+    const r = await w.c.kubectl(['create', '--dry-run=server', '-f', '-'], { input: probe, allowFail: true });
+    return r.code !== 0 && /refused by the farm's policy/.test(r.stderr);
+  });
+}
+
+async function liftRefusal(): Promise<void> {
+  const name = REFUSAL();
+  await w.c.kubectl(['delete', 'validatingadmissionpolicybinding', name, '--ignore-not-found']);
+  await w.c.kubectl(['delete', 'validatingadmissionpolicy', name, '--ignore-not-found']);
+}
 
 afterAll(async () => {
   await op?.stop();
@@ -78,18 +138,9 @@ describe('gangs and the drain limit', () => {
 
 describe('a gang that cannot start', () => {
   it('is rolled back at its start deadline with the refusal’s own words, backs off, and runs once allowed', async () => {
-    // Only one training pod may exist in the namespace: the gang's second replica is refused by quota.
-    await w.apply({
-      apiVersion: 'v1',
-      kind: 'ResourceQuota',
-      metadata: { name: 'one-trainer' },
-      spec: {
-        hard: { pods: '1' },
-        scopeSelector: {
-          matchExpressions: [{ scopeName: 'PriorityClass', operator: 'In', values: [TRAINING_PC()] }],
-        },
-      },
-    });
+    // An admission policy of the farm refuses the gang's second replica (the planner cannot foresee it, as it
+    // cannot foresee a webhook, a bad image or an unschedulable pod): the API server refuses that pod.
+    await refuseReplicaOne();
     await w.apply(
       jobManifest(w.ns, 'stuck', {
         replicas: 2,
@@ -109,7 +160,7 @@ describe('a gang that cannot start', () => {
       60_000,
     );
     expect(conditionOf(refused, 'Running')?.message).toMatch(
-      /replica \d \(pod stuck-r0-\d\) refused .*exceeded quota: one-trainer/,
+      /replica 1 \(pod stuck-r0-1\) refused .*denied request: replica 1 refused by the farm's policy/,
     );
     const [node] = refused.status?.assignedNodes ?? [];
     expect(node).toBeDefined();
@@ -131,7 +182,7 @@ describe('a gang that cannot start', () => {
     const timeout = events.find((e) => e.reason === 'StartTimeout');
     expect(timeout?.type).toBe('Warning');
     expect(timeout?.note).toMatch(
-      /did not start within its start timeout of 15 s \(PodRefused: .*exceeded quota/,
+      /did not start within its start timeout of 15 s \(PodRefused: .*refused by the farm's policy/,
     );
     expect(events.some((e) => e.reason === 'PodRefused' && e.type === 'Warning')).toBe(true);
     // Its pods go; its node goes back to mining (it is not held tainted and idle).
@@ -143,7 +194,7 @@ describe('a gang that cannot start', () => {
     await waitFor('its node mines again', async () => (await w.modes())[node ?? ''] === 'mining', 60_000);
 
     // Lift the refusal: after its backoff the gang is placed again, as a new run, and runs.
-    await w.c.kubectl(['delete', 'resourcequota', 'one-trainer', '-n', w.ns, '--ignore-not-found']);
+    await liftRefusal();
     const ran = await waitFor(
       'the gang Running after its backoff',
       async () => {
