@@ -32,6 +32,7 @@ interface Global {
   selector?: string;
   policyFile?: string;
   poolNamespace?: string[];
+  watchNamespace?: string;
 }
 
 interface Ctx {
@@ -42,6 +43,8 @@ interface Ctx {
   selector: string;
   policyFile?: string;
   poolNamespaces: string[];
+  /** The operator's --namespace: the only TrainingJobs its planner sees. */
+  watchNamespace?: string;
 }
 
 function connect(g: Global): Ctx {
@@ -61,6 +64,7 @@ function connect(g: Global): Ctx {
     selector: g.selector ?? 'nvidia.com/gpu.product',
     poolNamespaces: g.poolNamespace?.length ? g.poolNamespace : [DEFAULT_POOL_NAMESPACE],
     ...(g.policyFile ? { policyFile: g.policyFile } : {}),
+    ...(g.watchNamespace ? { watchNamespace: g.watchNamespace } : {}),
   };
 }
 
@@ -85,7 +89,7 @@ async function read(c: Ctx, allJobs: boolean): Promise<ClusterView> {
     list<V1Pod>(c, Kinds.Pod, {
       fieldSelector: 'spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed',
     }),
-    list<unknown>(c, Kinds.TrainingJob, {}, allJobs || c.all ? undefined : c.namespace),
+    list<unknown>(c, Kinds.TrainingJob, {}, c.watchNamespace ?? (allJobs || c.all ? undefined : c.namespace)),
     Promise.all(c.poolNamespaces.map((ns) => list<unknown>(c, Kinds.MiningPool, {}, ns))).then((l) =>
       l.flat(),
     ),
@@ -150,6 +154,10 @@ export function buildCtl(name: string): Command {
     .option(
       '--pool-namespace <ns...>',
       `namespaces whose MiningPools the operator honours, as its --pool-namespace (default: ${DEFAULT_POOL_NAMESPACE})`,
+    )
+    .option(
+      '--watch-namespace <ns>',
+      'the operator’s --namespace, if it watches one namespace only: the jobs its planner sees (default: all)',
     );
   const ctx = (): Ctx => connect(cmd.opts<Global>());
 

@@ -33,6 +33,8 @@ async function ctl(...args: string[]): Promise<string> {
       `rigshift.io/test=${w.ns}`,
       '--pool-namespace',
       w.ns,
+      '--watch-namespace',
+      w.ns,
       '--policy-file',
       w.policyFile,
     ],
