@@ -2,7 +2,7 @@
 // and real requests with its own token), and the roles aggregated into edit and view.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { CHART_DIR, installChartRbac, renderChart, type ChartRbac } from '../../support/chart-rbac.js';
+import { installChartRbac, renderChart, type ChartRbac } from '../../support/chart-rbac.js';
 import { getTestCluster, uniqueSuffix, waitFor, type TestCluster } from '../../support/cluster.js';
 
 let c: TestCluster;
@@ -13,16 +13,8 @@ let rbac: ChartRbac;
 
 beforeAll(async () => {
   c = await getTestCluster();
-  const crds = `${CHART_DIR}/crds`;
-  await c.kubectl([
-    'apply',
-    '--server-side',
-    '--force-conflicts',
-    '--field-manager=rigshift-crds',
-    '-f',
-    crds,
-  ]);
-  await c.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', crds]);
+  // The chart's CRDs are templates generated from crds/ (a unit test checks they match).
+  await c.installCrds();
   release = await c.createNamespace('install-op');
   workload = await c.createNamespace('install-wl');
   other = await c.createNamespace('install-other');
