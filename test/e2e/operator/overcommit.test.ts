@@ -74,7 +74,9 @@ it('requeues the lower bid of a double-booked node with an Event naming the node
   );
   expect((await job('high'))?.status?.assignedNodes).toEqual([shared]);
   expect((await job('high'))?.status?.state).toBe('Running');
-  expect(low.status?.preemptions).toBe(1);
+  // One new run for low: counted as a preemption when the planner repairs it first, or as a gang restart when
+  // the progress reconciler first sees low's pod off its (hand-edited) node; never both, never none.
+  expect((low.status?.preemptions ?? 0) + (low.status?.restarts ?? 0)).toBe(1);
   await waitFor(
     'only high trains on the shared node',
     async () => {
