@@ -247,6 +247,7 @@ describe('a gang that cannot start', () => {
     } finally {
       await w.c.kubectl(['uncordon', waiting]);
     }
+    await deleteJob('moved');
   }, 240_000);
 });
 
