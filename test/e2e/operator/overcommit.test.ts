@@ -76,7 +76,8 @@ it('requeues the lower bid of a double-booked node with an Event naming the node
   expect((await job('high'))?.status?.state).toBe('Running');
   // One new run for low: counted as a preemption when the planner repairs it first, or as a gang restart when
   // the progress reconciler first sees low's pod off its (hand-edited) node; never both, never none.
-  expect((low.status?.preemptions ?? 0) + (low.status?.restarts ?? 0)).toBe(1);
+  const lowRuns = low.status as { preemptions?: number; restarts?: number } | undefined;
+  expect((lowRuns?.preemptions ?? 0) + (lowRuns?.restarts ?? 0)).toBe(1);
   await waitFor(
     'only high trains on the shared node',
     async () => {
