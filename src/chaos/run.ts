@@ -369,7 +369,7 @@ async function installFarm(cluster: LocalCluster, client: KubeClient, o: ChaosOp
     });
     const ours = r.body.items.filter((c) => c.spec.group === 'rigshift.io');
     return (
-      ours.length >= 3 &&
+      ours.length >= 4 &&
       ours.every((c) => c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True'))
     );
   }, 60_000);

@@ -24,6 +24,8 @@ export interface Caches {
   pools: Store<KubernetesObject>;
   /** ResourceQuotas: renter limits the planner admits gangs within (absent: none read). */
   quotas?: Store<V1ResourceQuota>;
+  /** UsageRecords: a deleted job keeps its finalizer until its usage is in one (absent: not waited for). */
+  usageRecords?: Store<KubernetesObject>;
   /** The policy in force (FleetPolicy `default`, the policy file, or the defaults). */
   policy(): EffectivePolicy;
 }

@@ -19,6 +19,7 @@ import { buildTrainingPod, isManaged, isTerminal, isTerminating, jobLabelValue }
 import { jobProgress, progressUpToDate, runOf, type ProgressStatus } from './progress.js';
 import { ensureRendezvousService, type ServiceState } from './rendezvous/index.js';
 import { assignedNodes, jobPhase } from './snapshot.js';
+import { usageRecorded } from './usage/reconciler.js';
 
 /** A refused replica is created again this soon (the quota or policy may change). */
 const REFUSED_RETRY_MS = 10_000;
@@ -53,7 +54,14 @@ export interface JobDeps {
   clock?: Clock;
   logger?: Logger | undefined;
   metrics?: OperatorMetrics | undefined;
+  /** Asks for the namespace's UsageRecord to be brought up to date (a deleted job waits for its line). */
+  recordUsage?: (namespace: string) => void;
 }
+
+/** A deleted job whose usage cannot be recorded this long lets go anyway, with a Warning naming its usage. */
+export const USAGE_RECORD_DEADLINE_MS = 120_000;
+/** While it waits, the deleted job is looked at again this often (and on every UsageRecord event). */
+const USAGE_RECORD_RETRY_MS = 1000;
 
 /** Pods of a job: the operator's, labelled with the job, owned by this incarnation of it. */
 export function podsOfJob(pods: readonly V1Pod[], job: TrainingJob): V1Pod[] {
@@ -101,6 +109,27 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
           'PodsStopped',
           'Cleanup',
           `job deleted: stopping ${live.length} pod(s), then releasing its nodes`,
+        );
+      }
+      // Its usage outlives it: the finalizer stays until the namespace's UsageRecord holds the job's totals.
+      const records = deps.caches.usageRecords;
+      if (records && !usageRecorded(job, records)) {
+        const deletedMs = Date.parse(job.metadata.deletionTimestamp ?? '');
+        const waitedMs = Number.isNaN(deletedMs) ? 0 : clock.now() - deletedMs;
+        if (waitedMs < USAGE_RECORD_DEADLINE_MS) {
+          deps.recordUsage?.(namespace);
+          return { requeueAfterMs: USAGE_RECORD_RETRY_MS };
+        }
+        const used = `${job.status?.gpuHours ?? '0'} GPU-hours, ${job.status?.earnedUsd ?? '0'} USD`;
+        await deps.events.warning(
+          ref,
+          'UsageNotRecorded',
+          'Cleanup',
+          `job deleted but its usage (${used}) could not be written to its namespace's UsageRecord within ${USAGE_RECORD_DEADLINE_MS / 1000} s; releasing it anyway`,
+        );
+        log?.error(
+          { job: key, gpuHours: job.status?.gpuHours, earnedUsd: job.status?.earnedUsd },
+          'usage not recorded',
         );
       }
       await setFinalizers(

@@ -37,6 +37,7 @@ import { retryWriteRaces } from './retry.js';
 import type { EgressRules } from '../economics/sources/egress.js';
 import { PoolScope, scopedPoolReconciler } from './scoping.js';
 import { ReferencedConfigMaps } from './configmaps.js';
+import { createUsageReconciler, usageFigures } from './usage/index.js';
 
 export interface ManagerOptions {
   /** This replica's name in the Lease and in Events. */
@@ -112,7 +113,12 @@ interface Queues {
   node: WorkQueue;
   job: WorkQueue;
   pool: WorkQueue;
+  /** UsageRecords, keyed by namespace. */
+  usage: WorkQueue;
 }
+
+/** Job status changes within this long are folded into one UsageRecord write per namespace. */
+const USAGE_COALESCE_MS = 2000;
 
 /**
  * The operator: informers on nodes, pods (foreign ones trimmed), TrainingJobs, MiningPools, the FleetPolicy,
@@ -143,6 +149,7 @@ export class Manager {
     allConfigMaps: Informer<V1ConfigMap> | undefined;
     quotas: Informer<V1ResourceQuota>;
     policies: Informer<KubernetesObject> | undefined;
+    usageRecords: Informer<KubernetesObject>;
   };
   readonly caches: Caches;
   /** The ConfigMaps honoured pools read prices from. */
@@ -219,6 +226,7 @@ export class Manager {
         ? new Informer<V1ConfigMap>(this.client, Kinds.ConfigMap, { ...common, namespace: ns })
         : undefined,
       quotas: new Informer<V1ResourceQuota>(this.client, Kinds.ResourceQuota, { ...common, namespace: ns }),
+      usageRecords: new Informer(this.client, Kinds.UsageRecord, { ...common, namespace: ns }),
       policies: this.policyFileSpec
         ? undefined
         : new Informer(this.client, Kinds.FleetPolicy, {
@@ -234,6 +242,7 @@ export class Manager {
       jobs: inf.jobs,
       pools: this.poolScope.filter(inf.pools),
       quotas: inf.quotas,
+      usageRecords: inf.usageRecords,
       policy: () => effectivePolicy(this.policyFileSpec, inf.policies?.get(undefined, FLEET_POLICY_NAME)),
     };
     this.configMaps = new ReferencedConfigMaps(
@@ -247,6 +256,9 @@ export class Manager {
         for (const key of poolKeysForConfigMap(cm, this.caches.pools.list())) this.queues?.pool.add(key);
       },
     );
+    // Every replica exports the usage its cache holds, once synced (never a zero before it knows).
+    this.metrics.usage.figures = () =>
+      inf.usageRecords.hasSynced() ? usageFigures(inf.usageRecords, this.clock.now()) : undefined;
     this.wire();
   }
 
@@ -331,7 +343,13 @@ export class Manager {
   async idle(): Promise<void> {
     const q = this.queues;
     if (!q) return;
-    await Promise.all([q.fleet.whenIdle(), q.node.whenIdle(), q.job.whenIdle(), q.pool.whenIdle()]);
+    await Promise.all([
+      q.fleet.whenIdle(),
+      q.node.whenIdle(),
+      q.job.whenIdle(),
+      q.pool.whenIdle(),
+      q.usage.whenIdle(),
+    ]);
   }
 
   /** Events about a missing FleetPolicy: on the operator's Lease when it has one, else on its Namespace. */
@@ -360,6 +378,7 @@ export class Manager {
       i.quotas,
       i.policies,
       i.allConfigMaps,
+      i.usageRecords,
     ];
     return list.filter(
       (x): x is Informer<KubernetesObject> => x !== undefined,
@@ -370,7 +389,18 @@ export class Manager {
   private async preflight(): Promise<void> {
     const rest = this.client.rest;
     try {
-      await rest.request({ method: 'GET', path: `/apis/${GROUP}/${VERSION}` });
+      const res = await rest.request<{ resources?: { name: string }[] }>({
+        method: 'GET',
+        path: `/apis/${GROUP}/${VERSION}`,
+      });
+      const missing = [Kinds.TrainingJob, Kinds.MiningPool, Kinds.FleetPolicy, Kinds.UsageRecord]
+        .map((k) => k.resource)
+        .filter((r) => !(res.body.resources ?? []).some((x) => x.name === r));
+      if (missing.length > 0) {
+        throw new Error(
+          `the ${GROUP}/${VERSION} CRDs of ${missing.join(', ')} are not installed: apply crds/ (or upgrade the Helm chart) first`,
+        );
+      }
     } catch (err) {
       if (isNotFound(err)) {
         throw new Error(
@@ -465,6 +495,10 @@ export class Manager {
       });
       inf.jobs.on(ev, (j) => {
         const key = objectKey(j);
+        // A deleted job waits for its usage to be recorded: no coalescing delay for it.
+        const ns = j.metadata?.namespace;
+        if (ns && j.metadata?.deletionTimestamp) q()?.usage.add(ns);
+        else if (ns) q()?.usage.addAfter(ns, USAGE_COALESCE_MS);
         exp.observe('TrainingJob', key, ev === 'delete' ? undefined : j.metadata?.resourceVersion);
         q()?.job.add(key);
         for (const n of (j as { status?: { assignedNodes?: string[] } }).status?.assignedNodes ?? [])
@@ -477,6 +511,12 @@ export class Manager {
         q()?.pool.add(objectKey(p));
         allNodes();
         fleet();
+      });
+      inf.usageRecords.on(ev, (r) => {
+        const ns = r.metadata?.namespace;
+        if (ns) q()?.usage.add(ns);
+        // A job being deleted waits for its line.
+        for (const j of inf.jobs.list(ns)) if (j.metadata?.deletionTimestamp) q()?.job.add(objectKey(j));
       });
       // A quota raised or freed may let a waiting gang in.
       inf.quotas.on(ev, () => fleet());
@@ -500,6 +540,7 @@ export class Manager {
     const fleetLog = this.log?.child({ controller: 'fleet' });
     const nodeLog = this.log?.child({ controller: 'node' });
     const jobLog = this.log?.child({ controller: 'job' });
+    const usageLog = this.log?.child({ controller: 'usage' });
     return {
       fleet: retryWriteRaces(
         createFleetReconciler({
@@ -524,7 +565,28 @@ export class Manager {
         ),
       ),
       job: this.holdWhileStale(
-        retryWriteRaces(createJobReconciler({ ...base, metrics: this.metrics, logger: jobLog }), jobLog),
+        retryWriteRaces(
+          createJobReconciler({
+            ...base,
+            metrics: this.metrics,
+            logger: jobLog,
+            recordUsage: (ns) => this.queues?.usage.add(ns),
+          }),
+          jobLog,
+        ),
+      ),
+      usage: this.holdWhileStale(
+        retryWriteRaces(
+          createUsageReconciler({
+            client: this.client,
+            jobs: this.informers.jobs,
+            records: this.informers.usageRecords,
+            parsed: this.parsed,
+            clock: this.clock,
+            logger: usageLog,
+          }),
+          usageLog,
+        ),
       ),
       pool: createPoolReconciler({
         getPool: (ns, name) => this.informers.pools.get(ns, name),
@@ -607,6 +669,7 @@ export class Manager {
       node: make('node', this.opts.nodeWorkers),
       job: make('job', this.opts.jobWorkers),
       pool: make('pool', this.opts.poolWorkers),
+      usage: make('usage', 2),
     };
     this.queues = queues;
     this.metrics.leader.set(1);
@@ -614,6 +677,7 @@ export class Manager {
     const inf = this.informers;
     for (const p of inf.pools.list()) queues.pool.add(objectKey(p));
     for (const j of inf.jobs.list()) queues.job.add(objectKey(j));
+    for (const j of inf.jobs.list()) queues.usage.add(j.metadata?.namespace ?? '');
     for (const n of inf.nodes.list()) queues.node.add(n.metadata?.name ?? '');
     queues.fleet.add(FLEET_KEY);
     for (const queue of Object.values(queues)) queue.start();

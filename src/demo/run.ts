@@ -242,7 +242,7 @@ async function installFarm(
       const list = await ext.listCustomResourceDefinition();
       const ours = list.items.filter((c) => c.spec.group === 'rigshift.io');
       return (
-        ours.length >= 3 &&
+        ours.length >= 4 &&
         ours.every((c) => c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True'))
       );
     },

@@ -46,6 +46,27 @@ export interface OperatorMetrics {
   revenue: Counter<'mode'>;
   leader: Gauge;
   apiRequests: Counter<'verb' | 'code'>;
+  /**
+   * GPU-seconds and USD booked in each namespace's UsageRecords (all months), recomputed from the records at
+   * every scrape: a restarted or new replica exports the same totals, never a reset to zero.
+   */
+  usageGpuSeconds: Counter<'job_namespace'>;
+  usageUsd: Counter<'job_namespace'>;
+  /** The same per month (UTC), for the current and the previous month: the bill. */
+  usageMonthGpuSeconds: Gauge<'job_namespace' | 'month'>;
+  usageMonthUsd: Gauge<'job_namespace' | 'month'>;
+  /** Where the usage figures come from (the UsageRecord cache); undefined: none exported yet. */
+  usage: { figures?: () => readonly UsageFigure[] | undefined };
+}
+
+/** One namespace's usage in one month, as its UsageRecord says. */
+export interface UsageFigure {
+  namespace: string;
+  month: string;
+  gpuHours: number;
+  earnedUsd: number;
+  /** The current or the previous month (exported per month). */
+  recent: boolean;
 }
 
 /** Waits for placement and start: seconds to days, as Kueue's admission wait buckets. */
@@ -55,6 +76,28 @@ export function createMetrics(opts: { defaultMetrics?: boolean; jobBids?: boolea
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'rigshift_' });
   const registers = [registry];
+  const usage: OperatorMetrics['usage'] = {};
+  /** Sums the figures per namespace (all months) or per namespace and month (recent months only). */
+  const fill = (
+    metric: { reset(): void },
+    set: (labels: Record<string, string>, v: number) => void,
+    perMonth: boolean,
+    value: (f: UsageFigure) => number,
+  ): void => {
+    metric.reset();
+    const sums = new Map<string, { labels: Record<string, string>; v: number }>();
+    for (const f of usage.figures?.() ?? []) {
+      if (perMonth && !f.recent) continue;
+      const labels: Record<string, string> = perMonth
+        ? { job_namespace: f.namespace, month: f.month }
+        : { job_namespace: f.namespace };
+      const key = JSON.stringify(labels);
+      const s = sums.get(key) ?? { labels, v: 0 };
+      s.v += value(f);
+      sums.set(key, s);
+    }
+    for (const s of sums.values()) set(s.labels, s.v);
+  };
   const m: OperatorMetrics = {
     registry,
     nodes: new Gauge({ name: 'rigshift_nodes', help: 'GPU nodes by mode', labelNames: ['mode'], registers }),
@@ -201,6 +244,63 @@ export function createMetrics(opts: { defaultMetrics?: boolean; jobBids?: boolea
       labelNames: ['verb', 'code'],
       registers,
     }),
+    usageGpuSeconds: new Counter({
+      name: 'rigshift_usage_gpu_seconds_total',
+      help: "GPU-seconds used by a namespace's TrainingJobs, as booked in its UsageRecords (all months)",
+      labelNames: ['job_namespace'],
+      registers,
+      collect() {
+        fill(
+          this,
+          (l, v) => this.inc(l, v),
+          false,
+          (f) => f.gpuHours * 3600,
+        );
+      },
+    }),
+    usageUsd: new Counter({
+      name: 'rigshift_usage_usd_total',
+      help: 'USD owed by a namespace for its TrainingJobs, as booked in its UsageRecords (all months)',
+      labelNames: ['job_namespace'],
+      registers,
+      collect() {
+        fill(
+          this,
+          (l, v) => this.inc(l, v),
+          false,
+          (f) => f.earnedUsd,
+        );
+      },
+    }),
+    usageMonthGpuSeconds: new Gauge({
+      name: 'rigshift_usage_month_gpu_seconds',
+      help: "GPU-seconds used by a namespace in a month (UTC), its UsageRecord's gpuHours × 3600",
+      labelNames: ['job_namespace', 'month'],
+      registers,
+      collect() {
+        fill(
+          this,
+          (l, v) => this.set(l, v),
+          true,
+          (f) => f.gpuHours * 3600,
+        );
+      },
+    }),
+    usageMonthUsd: new Gauge({
+      name: 'rigshift_usage_month_usd',
+      help: "USD owed by a namespace for a month (UTC), its UsageRecord's earnedUsd",
+      labelNames: ['job_namespace', 'month'],
+      registers,
+      collect() {
+        fill(
+          this,
+          (l, v) => this.set(l, v),
+          true,
+          (f) => f.earnedUsd,
+        );
+      },
+    }),
+    usage,
   };
   for (const mode of NODE_MODES) {
     m.nodes.set({ mode }, 0);

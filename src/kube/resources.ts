@@ -34,6 +34,7 @@ export const Kinds = {
   MiningPool: info('rigshift.io/v1alpha1', 'MiningPool', 'miningpools', true),
   TrainingJob: info('rigshift.io/v1alpha1', 'TrainingJob', 'trainingjobs', true),
   FleetPolicy: info('rigshift.io/v1alpha1', 'FleetPolicy', 'fleetpolicies', false),
+  UsageRecord: info('rigshift.io/v1alpha1', 'UsageRecord', 'usagerecords', true),
 } as const satisfies Record<string, ResourceInfo>;
 
 export function splitApiVersion(apiVersion: string): [group: string, version: string] {

@@ -4,6 +4,7 @@ import { fleetPolicyKind } from './fleetpolicy.js';
 import type { KindInfo } from './meta.js';
 import { miningPoolKind } from './miningpool.js';
 import { trainingJobKind } from './trainingjob.js';
+import { usageRecordKind } from './usagerecord.js';
 
 export * from './conditions.js';
 export * from './decimal.js';
@@ -18,7 +19,8 @@ export * from './quantity.js';
 export * from './refs.js';
 export * from './selector.js';
 export * from './trainingjob.js';
+export * from './usagerecord.js';
 export * from './volumes.js';
 
 /** Every kind of this version, in the order the CRDs are generated. */
-export const KINDS: readonly KindInfo[] = [miningPoolKind, trainingJobKind, fleetPolicyKind];
+export const KINDS: readonly KindInfo[] = [miningPoolKind, trainingJobKind, fleetPolicyKind, usageRecordKind];

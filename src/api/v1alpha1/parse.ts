@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { fleetPolicySchema, type FleetPolicy } from './fleetpolicy.js';
 import { miningPoolSchema, type MiningPool } from './miningpool.js';
 import { trainingJobSchema, type TrainingJob } from './trainingjob.js';
+import { usageRecordSchema, type UsageRecord } from './usagerecord.js';
 
 /**
  * Result of reading an object through its schema. `warnings` lists problems that were tolerated (a status
@@ -64,4 +65,11 @@ export function parseTrainingJob(obj: unknown): ParseResult<TrainingJob> {
 
 export function parseFleetPolicy(obj: unknown): ParseResult<FleetPolicy> {
   return parseObject(fleetPolicySchema, 'FleetPolicy', obj);
+}
+
+/** Strict: a UsageRecord whose status does not parse is refused whole (it is never written over). */
+export function parseUsageRecord(obj: unknown): ParseResult<UsageRecord> {
+  const r = usageRecordSchema.safeParse(obj);
+  if (r.success) return { ok: true, value: r.data, warnings: [] };
+  return { ok: false, error: `${describeObject('UsageRecord', obj)}: ${formatIssues(r.error.issues)}` };
 }

@@ -73,6 +73,7 @@ describe('committed CRDs', () => {
       'miningpools.rigshift.io.yaml',
       'trainingjobs.rigshift.io.yaml',
       'fleetpolicies.rigshift.io.yaml',
+      'usagerecords.rigshift.io.yaml',
     ]);
   });
 });
@@ -169,8 +170,20 @@ describe('kind details', () => {
     expect(rules.map((r) => r.rule)).toEqual(["self.metadata.name == 'default'"]);
   });
 
+  it('usage lines are a list map keyed by the job uid; the name is the month', () => {
+    const k = KINDS.find((x) => x.kind === 'UsageRecord')!;
+    const { schema } = kindSchema(k);
+    const status = (schema.properties as Record<string, Json>).status!;
+    const jobs = (status.properties as Record<string, Json>).jobs!;
+    expect(jobs['x-kubernetes-list-map-keys']).toEqual(['uid']);
+    expect(schema['x-kubernetes-validations']).toEqual([
+      expect.objectContaining({ rule: 'self.metadata.name == self.spec.month' }),
+    ]);
+  });
+
   it('conditions are a list map keyed by type', () => {
-    for (const k of KINDS) {
+    // A UsageRecord is a ledger, not a reconciled object: it has no conditions.
+    for (const k of KINDS.filter((x) => x.kind !== 'UsageRecord')) {
       const status = (kindSchema(k).schema.properties as Record<string, Json>).status!;
       const conditions = (status.properties as Record<string, Json>).conditions!;
       expect(conditions['x-kubernetes-list-type']).toBe('map');

@@ -1,0 +1,3 @@
+export * from './figures.js';
+export * from './ledger.js';
+export * from './reconciler.js';
