@@ -70,6 +70,9 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['update', 'miningpools.rigshift.io/status', 'any-team'],
     ['patch', 'fleetpolicies.rigshift.io/status', undefined],
     ['watch', 'fleetpolicies.rigshift.io', undefined],
+    ['create', 'usagerecords.rigshift.io', 'any-team'], // the month's bill of a renter namespace
+    ['patch', 'usagerecords.rigshift.io/status', 'any-team'],
+    ['watch', 'usagerecords.rigshift.io', undefined],
   ];
   const denied: [string, string, string | undefined][] = [
     ['get', 'secrets', undefined], // all namespaces: only per namespace (see below)
@@ -96,6 +99,8 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['create', 'clusterrolebindings.rbac.authorization.k8s.io', undefined],
     ['escalate', 'clusterroles.rbac.authorization.k8s.io', undefined],
     ['impersonate', 'users', undefined],
+    ['delete', 'usagerecords.rigshift.io', 'any-team'], // a bill is never taken back
+    ['patch', 'usagerecords.rigshift.io', 'any-team'], // its status only
   ];
 
   it.each(allowed)('may %s %s (namespace %s)', async (verb, resource, namespace) => {

@@ -350,6 +350,10 @@ function rows(): Cell[] {
   add(['get', 'list', 'create', 'patch', 'delete'], R('miningpools'), farm, '(farm ns)');
   add(rw, R('fleetpolicies'), undefined, '(cluster)');
   add(['update', 'patch'], R('fleetpolicies/status'), undefined, '(cluster)');
+  // The namespace's bill: readable by its renters, written by the operator only.
+  add(rw, R('usagerecords'), renter, '(own ns)');
+  add(['get', 'update', 'patch'], R('usagerecords/status'), renter, '(own ns)');
+  add(['get', 'list'], R('usagerecords'), other, '(other ns)');
   return out;
 }
 
@@ -440,13 +444,13 @@ describe('the verb × resource matrix', () => {
     );
   });
 
-  it('lets edit and admin write TrainingJobs in their namespace only, and nobody write the farm', () => {
+  it('lets edit and admin write TrainingJobs in their namespace only, read its UsageRecords, and nobody write the farm or a bill', () => {
     for (const [label, cells] of Object.entries(table)) {
       const tj = /^\S+ trainingjobs \(own ns\)$/.test(label) || label === 'create pod without GPU (own ns)';
       const read = /^(get|list|watch) /.test(label);
       const readable =
         read &&
-        /(trainingjobs|miningpools) \(own ns\)|trainingjobs\/status \(own ns\)|miningpools\/status \(own ns\)/.test(
+        /(trainingjobs|miningpools|usagerecords) \(own ns\)|(trainingjobs|miningpools|usagerecords)\/status \(own ns\)/.test(
           label,
         );
       const expected = {
