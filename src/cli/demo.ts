@@ -61,6 +61,10 @@ export function registerDemo(program: Command): void {
           `always-mine  $${summary.alwaysMineUsd.toFixed(2)}  (${d >= 0 ? '+' : '-'}$${Math.abs(d).toFixed(2)})`,
           `node switches ${summary.switches}`,
           `jobs: ${summary.jobs.submitted} submitted, ${summary.jobs.started} started, ${summary.jobs.succeeded} succeeded, ${summary.jobs.failed} failed, ${summary.jobs.expired} left unserved, ${summary.jobs.running} still running, ${summary.jobs.queued} still queued`,
+          ...summary.usage.map(
+            (u) =>
+              `billed (UsageRecord ${u.month}, real time): $${u.earnedUsd} for ${u.gpuHours} GPU-hours of ${u.jobs} jobs`,
+          ),
           `chart: ${summary.chart}`,
         ].join('\n'),
       );

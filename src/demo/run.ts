@@ -8,6 +8,7 @@ import { buildMarket, type Market } from '../backtest/market.js';
 import { parseTrace } from '../backtest/trace.js';
 import { apply } from '../kube/apply.js';
 import { createKubeClient, type KubeClient } from '../kube/client.js';
+import { Kinds, resourcePath } from '../kube/resources.js';
 import { readState, startLocalCluster, stopLocalCluster, type LocalCluster } from '../local/cluster.js';
 import { projectRoot } from '../local/paths.js';
 import { stopProcess } from '../local/process.js';
@@ -55,6 +56,11 @@ export interface DemoSummary {
     queued: number;
   };
   chart: string;
+  /**
+   * The demo namespace's UsageRecords as the operator left them (jobs are deleted when they end; their usage
+   * stays here). Real time, not market time: the operator bills the seconds the pods really ran.
+   */
+  usage: { month: string; jobs: number; gpuHours: string; earnedUsd: string }[];
 }
 
 function defaultInputs(o: DemoOptions): { trace: string; jobs?: string; start?: string } {
@@ -161,6 +167,7 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<Demo
       const due = began + ((k + 1) * 1000) / o.speed;
       if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
     }
+    const usage = await usageRecords(client);
     const chart = o.chart ?? join(dir, 'demo.svg');
     writeFileSync(chart, demoChart(market, fleet, first, done, `rigshift demo: ${basename(inputs.trace)}`));
     return {
@@ -180,12 +187,28 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<Demo
         queued: tracker.waitingCount(),
       },
       chart,
+      usage,
     };
   } finally {
     if (operator?.pid) await stopProcess(operator.pid, 10_000);
     if (!o.keep) await cluster.stop();
     else o.log(`cluster kept running: ${cluster.kubeconfigPath}`);
   }
+}
+
+async function usageRecords(client: KubeClient): Promise<DemoSummary['usage']> {
+  const res = await client.rest.request<{
+    items: {
+      spec: { month: string };
+      status?: { gpuHours?: string; earnedUsd?: string; jobs?: unknown[] };
+    }[];
+  }>({ method: 'GET', path: resourcePath(Kinds.UsageRecord, { namespace: m.DEMO_NAMESPACE }) });
+  return res.body.items.map((r) => ({
+    month: r.spec.month,
+    jobs: r.status?.jobs?.length ?? 0,
+    gpuHours: r.status?.gpuHours ?? '0',
+    earnedUsd: r.status?.earnedUsd ?? '0',
+  }));
 }
 
 function stepHours(market: Market, k: number): number {
