@@ -106,7 +106,8 @@ export function mergeUsage(
   }
   const gpuHours = hours(totalGpu);
   const earnedUsd = usd(totalUsd);
-  if (status?.gpuHours !== gpuHours || status.earnedUsd !== earnedUsd) changed = true;
+  // A record without lines is never created (a namespace whose jobs used nothing has no bill).
+  if (lines.length > 0 && (status?.gpuHours !== gpuHours || status.earnedUsd !== earnedUsd)) changed = true;
   const out: UsageRecordStatus = {
     gpuHours,
     earnedUsd,

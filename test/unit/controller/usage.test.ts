@@ -50,6 +50,11 @@ describe('mergeUsage', () => {
     ]);
   });
 
+  it('creates no record for jobs that used nothing', () => {
+    expect(mergeUsage(undefined, [use('a', '0', '0')], new Map(), NOW).changed).toBe(false);
+    expect(mergeUsage(undefined, [], new Map(), NOW).changed).toBe(false);
+  });
+
   it('is idempotent: the same job totals folded again (a restart, a new leader) add nothing', () => {
     const first = mergeUsage(undefined, [use('a', '1.5', '0.525')], new Map(), NOW);
     const again = mergeUsage(first.status, [use('a', '1.5', '0.525')], new Map(), NOW + 60_000);
