@@ -16,7 +16,7 @@ import { FIELD_MANAGER, FINALIZER, TRAINING_JOB_LABEL } from './labels.js';
 import { nodeState } from './nodes.js';
 import { policyInForce } from './policy.js';
 import { buildTrainingPod, isManaged, isTerminal, isTerminating, jobLabelValue } from './pods.js';
-import { jobProgress, progressUpToDate, runOf, type ProgressStatus } from './progress.js';
+import { accrualAtDeletion, jobProgress, progressUpToDate, runOf, type ProgressStatus } from './progress.js';
 import { ensureRendezvousService, type ServiceState } from './rendezvous/index.js';
 import { assignedNodes, jobPhase } from './snapshot.js';
 import { usageRecorded } from './usage/reconciler.js';
@@ -110,6 +110,24 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
           'Cleanup',
           `job deleted: stopping ${live.length} pod(s), then releasing its nodes`,
         );
+      }
+      // A running job is billed up to its deletion (conditional on the status it was computed from).
+      const last = accrualAtDeletion(job, pods, clock.now());
+      if (last) {
+        try {
+          await deps.client.rest.request({
+            method: 'PATCH',
+            path: resourcePath(Kinds.TrainingJob, { namespace, name, subresource: 'status' }),
+            contentType: 'application/merge-patch+json',
+            body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: last },
+            query: { fieldManager: FIELD_MANAGER },
+            signal,
+          });
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+        // The updated job comes back through the cache; its usage is recorded from there.
+        return;
       }
       // Its usage outlives it: the finalizer stays until the namespace's UsageRecord holds the job's totals.
       const records = deps.caches.usageRecords;

@@ -69,7 +69,7 @@ export function runOf(job: TrainingJob): number {
 }
 
 /** When a pod's containers stopped (the latest finishedAt), from the kubelet's own record. */
-function finishedAtMs(pod: V1Pod): number | undefined {
+export function finishedAtMs(pod: V1Pod): number | undefined {
   let at: number | undefined;
   for (const c of pod.status?.containerStatuses ?? []) {
     const t = c.state?.terminated?.finishedAt;
@@ -397,3 +397,33 @@ export function progressUpToDate(job: TrainingJob, desired: ProgressStatus): boo
 }
 
 export { RUN_LABEL };
+
+/**
+ * A running job that is deleted: its last accrual, up to the deletion (when the renter stopped it), or to its
+ * pods' own end when every pod of it had already finished. Undefined when nothing is left to accrue (so a
+ * second call, after the write, adds nothing).
+ */
+export function accrualAtDeletion(
+  job: TrainingJob,
+  pods: readonly V1Pod[],
+  nowMs: number,
+): Pick<ProgressStatus, 'gpuHours' | 'earnedUsd' | 'lastAccrualTime'> | undefined {
+  const status = job.status;
+  if (findCondition(status?.conditions, 'Running')?.status !== 'True') return undefined;
+  const lastMs = Date.parse(status?.lastAccrualTime ?? '');
+  const deletedMs = Date.parse(job.metadata.deletionTimestamp ?? '');
+  if (Number.isNaN(lastMs) || Number.isNaN(deletedMs)) return undefined;
+  let until = Math.min(nowMs, deletedMs);
+  const run = pods.filter((p) => p.metadata?.labels?.[RUN_LABEL] === String(runOf(job)));
+  const ends = run.map(finishedAtMs);
+  if (run.length > 0 && ends.every((t) => t !== undefined)) until = Math.min(until, Math.max(...ends));
+  until = Math.floor(until / 1000) * 1000;
+  if (until <= lastMs) return undefined;
+  const gpus = job.spec.replicas * job.spec.gpusPerReplica;
+  const hours = Decimal.fraction(BigInt(until - lastMs), 3_600_000n).times(Decimal.of(gpus));
+  return {
+    gpuHours: plain(dec(status?.gpuHours).plus(hours), 9),
+    earnedUsd: plain(dec(status?.earnedUsd).plus(hours.times(dec(job.spec.bidUsdPerGpuHour))), 6),
+    lastAccrualTime: rfc3339(new Date(until)),
+  };
+}

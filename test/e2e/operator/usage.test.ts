@@ -245,3 +245,22 @@ it('a renter (edit in the namespace) reads the UsageRecord and cannot write or d
   // Still there, unchanged.
   expect((await records())[0]?.status?.jobs).toHaveLength(3);
 }, 60_000);
+
+it('a running job deleted before its first accrual is billed up to its deletion', async () => {
+  await w.apply(jobManifest(w.ns, 'cut', { replicas: 1, checkpointGracePeriodSeconds: 1 }));
+  await waitFor('cut running', async () => (await job('cut'))?.status?.state === 'Running', 60_000);
+  const j = (await job('cut'))!;
+  // Accrued at least every minute while running: nothing yet.
+  expect(j.status?.gpuHours).toBeUndefined();
+  const startedMs = Date.parse(conditionOf(j, 'Running')!.lastTransitionTime);
+  // Usage is billed in whole seconds: let it run two of them (time passing, not a synchronisation).
+  await waitFor('two seconds of running', async () => Date.now() - startedMs >= 2000, 10_000);
+  await w.c.kubectl(['delete', 'trainingjob', 'cut', '-n', w.ns, '--wait=false']);
+  await waitFor('cut gone (its finalizer released)', async () => (await job('cut')) === undefined, 60_000);
+  const found = await lineOf(j.metadata!.uid!);
+  const hours = Number(found?.line.gpuHours);
+  // 8 GPUs from its start to its deletion, a few seconds.
+  expect(hours).toBeGreaterThan(0);
+  expect(hours).toBeLessThanOrEqual((8 * (Date.now() - startedMs + 2000)) / 3_600_000);
+  expect(Number(found?.line.earnedUsd)).toBeCloseTo(hours, 5);
+}, 90_000);

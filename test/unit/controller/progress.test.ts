@@ -1,7 +1,12 @@
 // The job reconciler's pure part: which pods to create and stop, Running/Succeeded/Failed, state, accrual.
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { jobProgress, progressUpToDate, stateOf } from '../../../src/controller/progress.js';
+import {
+  accrualAtDeletion,
+  jobProgress,
+  progressUpToDate,
+  stateOf,
+} from '../../../src/controller/progress.js';
 import { jobPhase } from '../../../src/controller/snapshot.js';
 import { NOW, condition, iso, job, trainerPod } from './operator-fixtures.js';
 
@@ -357,5 +362,48 @@ describe('failure policy and billing from the pods’ own times', () => {
     // It finished one hour after it started; the operator sees it two hours later.
     const done = progress(j, [finished(pod('g', 0, 0, 'a', 'Succeeded'), start + 3_600_000)]);
     expect(done.status).toMatchObject({ gpuHours: '8', earnedUsd: '8', endTime: iso(start + 3_600_000) });
+  });
+});
+
+describe('billing a running job that is deleted', () => {
+  const deleted = (status: Record<string, unknown>, deletedMs: number) =>
+    job('g', {}, status, { deletionTimestamp: iso(deletedMs) });
+  const runPod = (phase: string, finishedMs?: number): V1Pod => {
+    const p = pod('g', 0, 0, 'a', phase);
+    p.metadata = { ...p.metadata, labels: { ...p.metadata?.labels, 'rigshift.io/run': '0' } };
+    if (finishedMs !== undefined)
+      p.status = {
+        ...p.status,
+        containerStatuses: [
+          {
+            name: 'trainer',
+            image: 'train:1',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 0, finishedAt: new Date(finishedMs) } },
+          },
+        ],
+      };
+    return p;
+  };
+
+  it('accrues from the last accrual to the deletion, once', () => {
+    // 2 × 8 GPUs, accrued until 30 s ago, deleted 15 s ago: 16 GPUs × 15 s at 1.00.
+    const j = deleted(running(['a', 'b'], NOW - 30_000, { gpuHours: '1', earnedUsd: '1' }), NOW - 15_000);
+    const last = accrualAtDeletion(j, [runPod('Running')], NOW);
+    expect(last).toEqual({
+      gpuHours: '1.066666667',
+      earnedUsd: '1.066667',
+      lastAccrualTime: iso(NOW - 15_000),
+    });
+    const again = deleted({ ...j.status, ...last }, NOW - 15_000);
+    expect(accrualAtDeletion(again, [runPod('Running')], NOW + 60_000)).toBeUndefined();
+  });
+
+  it("stops at the pods' own end when they had all finished, and bills nothing for a job not running", () => {
+    const j = deleted(running(['a'], NOW - 60_000), NOW);
+    expect(accrualAtDeletion(j, [runPod('Succeeded', NOW - 51_000)], NOW)?.gpuHours).toBe('0.04'); // 16 GPUs × 9 s
+    expect(accrualAtDeletion(deleted(admitted(['a']), NOW), [], NOW)).toBeUndefined();
   });
 });
