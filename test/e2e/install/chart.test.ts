@@ -90,6 +90,7 @@ describe('helm lint and template', () => {
         'CustomResourceDefinition', // fleetpolicies
         'CustomResourceDefinition', // miningpools
         'CustomResourceDefinition', // trainingjobs
+        'CustomResourceDefinition', // usagerecords
         'Deployment',
         'FleetPolicy',
         'NetworkPolicy',
@@ -315,7 +316,7 @@ describe('helm lint and template', () => {
       const fromArchive = await c.helm(['template', 'rigshift', archive, '--namespace', 'ops', ...args]);
       expect(fromArchive.stdout).toBe(await renderChart(c, 'rigshift', 'ops', args));
       expect(parseAll(fromArchive.stdout).filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(
-        3,
+        4,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
