@@ -95,3 +95,31 @@ export class Parsed {
     return undefined;
   }
 }
+
+/** One Store over several (e.g. a node informer per GPU vendor); the first that has an object wins. */
+export function mergedStore<T extends KubernetesObject>(stores: readonly Store<T>[]): Store<T> {
+  if (stores.length === 1) return stores[0] as Store<T>;
+  return {
+    get: (namespace, name) => {
+      for (const s of stores) {
+        const o = s.get(namespace, name);
+        if (o) return o;
+      }
+      return undefined;
+    },
+    list: (namespace) => {
+      const seen = new Set<string>();
+      const out: T[] = [];
+      for (const s of stores) {
+        for (const o of s.list(namespace)) {
+          const key = `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+          if (!seen.has(key)) {
+            seen.add(key);
+            out.push(o);
+          }
+        }
+      }
+      return out;
+    },
+  };
+}

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import type { Caches, Parsed } from './caches.js';
 import { observeStart } from './job-metrics.js';
 import { FIELD_MANAGER, FINALIZER, TRAINING_JOB_LABEL } from './labels.js';
-import { nodeState } from './nodes.js';
+import { nodeGpuResource, nodeState } from './nodes.js';
 import { policyInForce } from './policy.js';
 import { buildTrainingPod, isManaged, isTerminal, isTerminating, jobLabelValue } from './pods.js';
 import { accrualAtDeletion, jobProgress, progressUpToDate, runOf, type ProgressStatus } from './progress.js';
@@ -209,7 +209,9 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
     } else if (progress.create.length > 0) {
       await Promise.all(
         progress.create.map(async (c) => {
-          const pod = buildTrainingPod(job, runOf(job), c.replica, c.node, policy);
+          const onNode = deps.caches.nodes.get(undefined, c.node);
+          const resource = onNode ? nodeGpuResource(onNode, deps.parsed.poolsOf(deps.caches.pools)) : undefined;
+          const pod = buildTrainingPod(job, runOf(job), c.replica, c.node, policy, resource);
           try {
             await deps.client.rest.request({
               method: 'POST',

@@ -1,12 +1,12 @@
+import { AMD, NVIDIA } from '../api/v1alpha1/gpus.js';
 import { GPU_RESOURCE, MANAGED_BY, MANAGED_BY_LABEL, MINING_POOL_LABEL } from './pool-keys.js';
 
 /** Labels, annotations and names the operator writes. Mode label and taint keys come from the FleetPolicy. */
 
 export { GPU_RESOURCE, MANAGED_BY, MANAGED_BY_LABEL, MINING_POOL_LABEL };
 
-/** GPU Feature Discovery labels on GPU nodes. */
-export const PRODUCT_LABEL = 'nvidia.com/gpu.product';
-export const GPU_MEMORY_LABEL = 'nvidia.com/gpu.memory';
+/** GPU Feature Discovery labels on GPU nodes (other vendors' labels: api/v1alpha1/gpus.ts). */
+export const PRODUCT_LABEL = NVIDIA.productLabel;
 
 /** On training pods: the TrainingJob they belong to, their replica index and run (preemptions so far). */
 export const TRAINING_JOB_LABEL = 'rigshift.io/trainingjob';

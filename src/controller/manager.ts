@@ -22,12 +22,13 @@ import { Kinds, resourcePath } from '../kube/resources.js';
 import { createRestClient, isApiError, isNotFound, type RestClient } from '../kube/rest.js';
 import { objectKey, WorkQueue, type ReconcileFn } from '../kube/workqueue.js';
 import type { Logger } from '../log.js';
-import { Parsed, type Caches } from './caches.js';
+import { Parsed, mergedStore, type Caches } from './caches.js';
 import { Expectations } from './expectations.js';
 import type { StaleCache } from './freshness.js';
 import { createFleetReconciler, FLEET_KEY } from './fleet.js';
 import { createJobReconciler } from './job.js';
-import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR, PRODUCT_LABEL } from './labels.js';
+import { GPU_VENDORS } from '../api/v1alpha1/gpus.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR } from './labels.js';
 import { createNodeReconciler } from './node.js';
 import { podNode, trainingJobKeyOf, trimForeignPod } from './pods.js';
 import { effectivePolicy, loadPolicyFile, withPolicyReadiness } from './policy.js';
@@ -140,7 +141,8 @@ export class Manager {
   private readonly policyFileSpec: FleetPolicySpec | undefined;
   readonly poolScope: PoolScope;
   readonly informers: {
-    nodes: Informer<V1Node>;
+    /** One per GPU vendor (label selectors cannot OR): nodes carrying its product label. */
+    nodes: Informer<V1Node>[];
     managedPods: Informer<V1Pod>;
     foreignPods: Informer<V1Pod>;
     jobs: Informer<KubernetesObject>;
@@ -203,9 +205,15 @@ export class Manager {
     const ns = this.opts.namespace;
     this.poolScope = new PoolScope(this.opts.poolNamespaces ?? [ns ?? this.opts.leaderElectionNamespace]);
     const common = { logger: this.log, clock: this.clock, silenceSeconds: this.opts.watchSilenceSeconds };
-    const nodeSelector = [PRODUCT_LABEL, this.opts.nodeSelector].filter(Boolean).join(',');
     this.informers = {
-      nodes: new Informer<V1Node>(this.client, Kinds.Node, { ...common, labelSelector: nodeSelector }),
+      nodes: GPU_VENDORS.map(
+        (v) =>
+          new Informer<V1Node>(this.client, Kinds.Node, {
+            ...common,
+            name: `${v.name} nodes`,
+            labelSelector: [v.productLabel, this.opts.nodeSelector].filter(Boolean).join(','),
+          }),
+      ),
       managedPods: new Informer<V1Pod>(this.client, Kinds.Pod, {
         ...common,
         name: 'managed pods',
@@ -236,7 +244,7 @@ export class Manager {
     };
     const inf = this.informers;
     this.caches = {
-      nodes: inf.nodes,
+      nodes: mergedStore(inf.nodes),
       managedPods: inf.managedPods,
       foreignPods: inf.foreignPods,
       jobs: inf.jobs,
@@ -370,7 +378,7 @@ export class Manager {
   private allInformers(): Informer<KubernetesObject>[] {
     const i = this.informers;
     const list = [
-      i.nodes,
+      ...i.nodes,
       i.managedPods,
       i.foreignPods,
       i.jobs,
@@ -463,7 +471,7 @@ export class Manager {
     const q = (): Queues | undefined => this.queues;
     const fleet = (): void => q()?.fleet.add(FLEET_KEY);
     const allNodes = (): void => {
-      for (const n of inf.nodes.list()) q()?.node.add(n.metadata?.name ?? '');
+      for (const n of this.caches.nodes.list()) q()?.node.add(n.metadata?.name ?? '');
     };
     const jobsOnNode = (node: string): void => {
       for (const j of inf.jobs.list()) {
@@ -473,13 +481,15 @@ export class Manager {
     };
 
     for (const ev of ['add', 'update', 'delete'] as const) {
-      inf.nodes.on(ev, (n) => {
-        const name = n.metadata?.name ?? '';
-        exp.observe('Node', name, ev === 'delete' ? undefined : n.metadata?.resourceVersion);
-        q()?.node.add(name);
-        jobsOnNode(name);
-        fleet();
-      });
+      for (const nodes of inf.nodes) {
+        nodes.on(ev, (n) => {
+          const name = n.metadata?.name ?? '';
+          exp.observe('Node', name, ev === 'delete' ? undefined : n.metadata?.resourceVersion);
+          q()?.node.add(name);
+          jobsOnNode(name);
+          fleet();
+        });
+      }
       inf.managedPods.on(ev, (p) => {
         const node = podNode(p);
         if (node) q()?.node.add(node);
@@ -678,7 +688,7 @@ export class Manager {
     for (const p of inf.pools.list()) queues.pool.add(objectKey(p));
     for (const j of inf.jobs.list()) queues.job.add(objectKey(j));
     for (const j of inf.jobs.list()) queues.usage.add(j.metadata?.namespace ?? '');
-    for (const n of inf.nodes.list()) queues.node.add(n.metadata?.name ?? '');
+    for (const n of this.caches.nodes.list()) queues.node.add(n.metadata?.name ?? '');
     queues.fleet.add(FLEET_KEY);
     for (const queue of Object.values(queues)) queue.start();
   }

@@ -24,7 +24,15 @@ import {
   TRAINING_JOB_LABEL,
 } from './labels.js';
 import { formatStalled, nextDrainLook, parseStalled, pastGrace, terminatingCause } from './stall.js';
-import { isGpuNode, nodeGpus, nodeState, poolForNode, taintsWith, type NodeState } from './nodes.js';
+import {
+  isGpuNode,
+  nodeGpuResource,
+  nodeGpus,
+  nodeState,
+  poolForNode,
+  taintsWith,
+  type NodeState,
+} from './nodes.js';
 import { policyInForce } from './policy.js';
 import { buildMinerPod, isMiner, isTerminal, isTerminating, podGpus, podNode } from './pods.js';
 import { assignedNodes, jobPhase } from './snapshot.js';
@@ -125,7 +133,8 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
 
   return async (name, signal): Promise<ReconcileResult | void> => {
     const node = deps.caches.nodes.get(undefined, name);
-    if (!node || !isGpuNode(node)) return;
+    const pools = deps.parsed.poolsOf(deps.caches.pools);
+    if (!node || !isGpuNode(node, nodeGpuResource(node, pools))) return;
     // No valid policy: the node is left exactly as it is (the fleet reconciler says why).
     const inForce = policyInForce(deps.caches.policy());
     if (!inForce || deps.dryRun || inForce.dryRun) return;
@@ -142,7 +151,7 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       st.drainAbortedMs !== undefined &&
       now - st.drainAbortedMs < policy.drainTimeoutSeconds * 1000;
     const target = cooling ? 'mining' : st.target;
-    const pool = poolForNode(node, deps.parsed.poolsOf(deps.caches.pools));
+    const pool = poolForNode(node, pools);
     const onNode = deps.caches.managedPods.list().filter((p) => podNode(p) === name);
     const miners = onNode.filter((p) => isMiner(p) && !isTerminal(p));
     const mode: NodeMode = st.mode ?? (pool ? 'mining' : 'idle');
@@ -445,11 +454,12 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
     ): V1Pod | 'wait' | undefined {
       if (!p || (as !== 'mining' && as !== 'training')) return undefined;
       const cst = nodeState(current, policy);
-      const total = nodeGpus(current);
+      const resource = nodeGpuResource(current, pools);
+      const total = nodeGpus(current, resource);
       const foreign = deps.caches.foreignPods
         .list()
         .filter((f) => f.spec?.nodeName === name && !isTerminal(f))
-        .reduce((n, f) => n + podGpus(f), 0);
+        .reduce((n, f) => n + podGpus(f, resource), 0);
       let training = 0;
       for (const j of deps.parsed.jobsOf(deps.caches.jobs)) {
         const phase = jobPhase(j);
@@ -466,6 +476,7 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       if (gpus <= 0) return undefined;
       return buildMinerPod(p, name, gpus, policy, {
         terminationGracePeriodSeconds: deps.minerGracePeriodSeconds,
+        resource,
       });
     }
   };

@@ -1,16 +1,21 @@
 import type { V1Node, V1Taint } from '@kubernetes/client-node';
-import { selectorMatches, type FleetPolicySpec, type MiningPool } from '../api/v1alpha1/index.js';
+import {
+  NVIDIA,
+  selectorMatches,
+  vendorOf,
+  type FleetPolicySpec,
+  type GpuVendor,
+  type MiningPool,
+} from '../api/v1alpha1/index.js';
+import { parseQuantity } from '../economics/quantity.js';
 import type { NodeMode, TargetMode } from '../planner/index.js';
 import {
   DRAIN_ABORTED,
   DRAIN_STALLED,
   DRAIN_STARTED,
   DRAINING_TO,
-  GPU_MEMORY_LABEL,
-  GPU_RESOURCE,
   MODE_LABEL_KEY,
   MODE_SINCE,
-  PRODUCT_LABEL,
   TAINT_KEY,
   TAINT_VALUE,
   TARGET_MINING_GPUS,
@@ -21,20 +26,37 @@ import {
 const MODES: readonly string[] = ['mining', 'draining', 'training', 'idle'];
 const TARGETS: readonly string[] = ['mining', 'training', 'idle'];
 
-/** Whole GPUs the node offers (allocatable nvidia.com/gpu). */
-export function nodeGpus(node: V1Node): number {
-  const q = node.status?.allocatable?.[GPU_RESOURCE];
+/** The vendor whose labeller labelled the node (GFD's or AMD's product label), if any. */
+export function nodeVendor(node: V1Node): GpuVendor | undefined {
+  return vendorOf(node.metadata?.labels);
+}
+
+/**
+ * The extended resource the node's GPUs are requested by: the one its MiningPool's profile for its product
+ * names, else its vendor's (nvidia.com/gpu, amd.com/gpu).
+ */
+export function nodeGpuResource(node: V1Node, pools?: readonly MiningPool[]): string {
+  const product = nodeProduct(node);
+  const pool = pools && product ? poolForNode(node, pools) : undefined;
+  const profile = pool?.spec.gpuProfiles.find((g) => g.product === product);
+  return profile?.resourceName ?? nodeVendor(node)?.resource ?? NVIDIA.resource;
+}
+
+/** Whole GPUs the node offers (allocatable of its GPU resource, by default its vendor's). */
+export function nodeGpus(node: V1Node, resource: string = nodeGpuResource(node)): number {
+  const q = node.status?.allocatable?.[resource];
   const n = q === undefined ? 0 : Number.parseInt(String(q), 10);
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
 export function nodeProduct(node: V1Node): string | undefined {
-  return node.metadata?.labels?.[PRODUCT_LABEL] || undefined;
+  const vendor = nodeVendor(node);
+  return vendor ? node.metadata?.labels?.[vendor.productLabel] || undefined : undefined;
 }
 
 /** Nodes rigshift manages: GPUs in allocatable and a GPU product label. */
-export function isGpuNode(node: V1Node): boolean {
-  return nodeGpus(node) > 0 && nodeProduct(node) !== undefined;
+export function isGpuNode(node: V1Node, resource: string = nodeGpuResource(node)): boolean {
+  return nodeGpus(node, resource) > 0 && nodeProduct(node) !== undefined;
 }
 
 function parseTime(text: string | undefined): number | undefined {
@@ -126,11 +148,49 @@ export function taintsWith(
   return out;
 }
 
-/** GPU memory per GPU in MiB from GPU Feature Discovery (0 when unknown). */
+const MiB = 2 ** 20;
+
+/**
+ * GPU memory per GPU in MiB from the vendor's labeller (0 when unknown): GFD's nvidia.com/gpu.memory is MiB;
+ * AMD's amd.com/gpu.vram is like "24G", which the labeller means as GiB (bytes ÷ 1024³), so its unit letter
+ * is read as the binary one.
+ */
 export function nodeGpuMemoryMiB(node: V1Node): number {
-  const v = node.metadata?.labels?.[GPU_MEMORY_LABEL];
-  const n = v === undefined ? NaN : Number.parseInt(v, 10);
+  const vendor = nodeVendor(node);
+  const v = vendor ? node.metadata?.labels?.[vendor.memoryLabel]?.trim() : undefined;
+  if (!vendor || !v) return 0;
+  let n = NaN;
+  if (vendor.memoryUnit === 'MiB') n = /^\d+$/.test(v) ? Number(v) : NaN;
+  else if (/^\d+(\.\d+)?[KMGT]$/.test(v)) {
+    try {
+      n = Math.floor(parseQuantity(`${v}i`).toNumber() / MiB);
+    } catch {
+      n = NaN;
+    }
+  }
   return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+function labelInt(node: V1Node, key: string | undefined): number | undefined {
+  const v = key ? node.metadata?.labels?.[key] : undefined;
+  return v !== undefined && /^\d{1,6}$/.test(v) ? Number(v) : undefined;
+}
+
+/** CUDA compute capability (GFD's gpu.compute.major/minor) as major × 100 + minor, when published. */
+export function nodeComputeCapability(node: V1Node): number | undefined {
+  const vendor = nodeVendor(node);
+  const major = labelInt(node, vendor?.computeMajorLabel);
+  const minor = labelInt(node, vendor?.computeMinorLabel);
+  return major === undefined ? undefined : major * 100 + Math.min(99, minor ?? 0);
+}
+
+/** Major version of the GPU driver (GFD's cuda.driver-version.major), when published. */
+export function nodeDriverMajor(node: V1Node): number | undefined {
+  for (const key of nodeVendor(node)?.driverMajorLabels ?? []) {
+    const v = labelInt(node, key);
+    if (v !== undefined) return v;
+  }
+  return undefined;
 }
 
 /**

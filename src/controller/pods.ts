@@ -147,6 +147,8 @@ function podName(base: string, suffix: string): string {
 export interface MinerOptions {
   /** Seconds a miner gets to stop when evicted (miners keep no state). */
   terminationGracePeriodSeconds: number;
+  /** The node's GPU resource (default nvidia.com/gpu). */
+  resource?: string;
 }
 
 /**
@@ -162,6 +164,7 @@ export function buildMinerPod(
   opts: MinerOptions,
 ): V1Pod {
   const spec = pool.spec;
+  const resource = opts.resource ?? GPU_RESOURCE;
   const worker = expandMinerTemplate(spec.workerName, { NODE: node });
   const values = {
     STRATUM: spec.stratum.primary,
@@ -187,7 +190,7 @@ export function buildMinerPod(
     ...(spec.miner.command ? { command: [...spec.miner.command] } : {}),
     args: spec.miner.args.map(expand),
     env,
-    resources: { limits: { [GPU_RESOURCE]: String(gpus) }, requests: { [GPU_RESOURCE]: String(gpus) } },
+    resources: { limits: { [resource]: String(gpus) }, requests: { [resource]: String(gpus) } },
   };
   const podSpec = {
     priorityClassName: policy.priorityClasses.mining,
@@ -245,6 +248,8 @@ export function buildTrainingPod(
   node: string,
   policy: Pick<FleetPolicySpec, 'reservedTaintKey' | 'priorityClasses'> &
     Partial<Pick<FleetPolicySpec, 'defaultTrainingResources'>>,
+  /** The node's GPU resource (nodeGpuResource): nvidia.com/gpu, amd.com/gpu or a pool's own. */
+  resource: string = GPU_RESOURCE,
 ): V1Pod {
   const spec = job.spec;
   const name = job.metadata.name ?? '';
@@ -329,8 +334,8 @@ export function buildTrainingPod(
           env,
           volumeMounts: spec.volumeMounts.map((m) => ({ ...m })),
           resources: {
-            requests: { ...compute.requests, [GPU_RESOURCE]: gpus },
-            limits: { ...compute.limits, [GPU_RESOURCE]: gpus },
+            requests: { ...compute.requests, [resource]: gpus },
+            limits: { ...compute.limits, [resource]: gpus },
           },
           securityContext: containerSecurity,
         },

@@ -1,11 +1,13 @@
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_GPU_RESOURCES, NVIDIA } from '../api/v1alpha1/gpus.js';
 import type { MiningCounts } from './pool-yields.js';
 
 /** Label on mining pods naming their MiningPool (pods live in the pool's namespace). */
 export const MINING_POOL_LABEL = 'rigshift.io/miningpool';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'rigshift';
-export const GPU_RESOURCE = 'nvidia.com/gpu';
+/** The GPU resource when nothing says otherwise (NVIDIA's device plugin). */
+export const GPU_RESOURCE = NVIDIA.resource;
 
 /** Queue key of the MiningPool a mining pod belongs to (for the pod informer's handler), if any. */
 export function poolKeyForPod(pod: KubernetesObject): string | undefined {
@@ -37,13 +39,19 @@ export function poolKeysForConfigMap(
   return keys;
 }
 
-/** GPUs a pod asks for (limits, else requests, summed over its containers). */
-export function podGpus(pod: V1Pod): number {
+/**
+ * GPUs a pod asks for (limits, else requests, summed over its containers) of the given GPU resources: the
+ * node's one when known, else every vendor's default.
+ */
+export function podGpus(pod: V1Pod, resources: string | readonly string[] = DEFAULT_GPU_RESOURCES): number {
+  const names = typeof resources === 'string' ? [resources] : resources;
   let total = 0;
   for (const c of pod.spec?.containers ?? []) {
-    const q = c.resources?.limits?.[GPU_RESOURCE] ?? c.resources?.requests?.[GPU_RESOURCE];
-    const n = q === undefined ? 0 : Number.parseInt(String(q), 10);
-    if (Number.isFinite(n) && n > 0) total += n;
+    for (const r of names) {
+      const q = c.resources?.limits?.[r] ?? c.resources?.requests?.[r];
+      const n = q === undefined ? 0 : Number.parseInt(String(q), 10);
+      if (Number.isFinite(n) && n > 0) total += n;
+    }
   }
   return total;
 }

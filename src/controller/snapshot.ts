@@ -8,7 +8,17 @@ import {
 } from '../api/v1alpha1/index.js';
 import { Decimal } from '../economics/decimal.js';
 import type { JobShare, JobSnapshot, NodeMode, NodeSnapshot, Snapshot } from '../planner/index.js';
-import { isGpuNode, nodeGpuMemoryMiB, nodeGpus, nodeProduct, nodeState, poolForNode } from './nodes.js';
+import {
+  isGpuNode,
+  nodeComputeCapability,
+  nodeDriverMajor,
+  nodeGpuMemoryMiB,
+  nodeGpuResource,
+  nodeGpus,
+  nodeProduct,
+  nodeState,
+  poolForNode,
+} from './nodes.js';
 import {
   buildTrainingPod,
   isMiner,
@@ -229,13 +239,17 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
   const abortCooldownMs = policy.drainTimeoutSeconds * 1000;
 
   const nodes = new Map<string, V1Node>();
+  const resourceOf = new Map<string, string>(); // node → its GPU resource
   const poolOfNode = new Map<string, MiningPool>();
   const aborted = new Set<string>();
   const abortCause = new Map<string, string>(); // the node's drain-stalled annotation: which pod, and why
   for (const n of input.nodes) {
     const name = n.metadata?.name;
-    if (!name || !isGpuNode(n)) continue;
+    if (!name) continue;
+    const resource = nodeGpuResource(n, input.pools);
+    if (!isGpuNode(n, resource)) continue;
     nodes.set(name, n);
+    resourceOf.set(name, resource);
     const pool = poolForNode(n, input.pools);
     if (pool) poolOfNode.set(name, pool);
     const st = nodeState(n, policy);
@@ -316,7 +330,7 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     }),
     (node) => {
       const n = nodes.get(node);
-      return n ? nodeGpus(n) : undefined;
+      return n ? nodeGpus(n, resourceOf.get(node)) : undefined;
     },
   );
   for (const p of phased) {
@@ -349,6 +363,11 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     };
     if (job.spec.gpuProducts && job.spec.gpuProducts.length > 0) snap.products = job.spec.gpuProducts;
     if (job.spec.minGpuMemoryMiB !== undefined) snap.minGpuMemoryMiB = job.spec.minGpuMemoryMiB;
+    if (job.spec.minComputeCapability !== undefined) {
+      const [major, minor] = job.spec.minComputeCapability.split('.').map(Number);
+      snap.minComputeCapability = (major ?? 0) * 100 + (minor ?? 0);
+    }
+    if (job.spec.minDriverMajor !== undefined) snap.minDriverMajor = job.spec.minDriverMajor;
     if (job.spec.nodeSelector && Object.keys(job.spec.nodeSelector).length > 0)
       snap.nodeSelector = job.spec.nodeSelector;
     const failed = startFailed.get(key);
@@ -371,16 +390,17 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     const node = podNode(pod);
     if (!node || !nodes.has(node) || isTerminal(pod)) continue;
     if (isMiner(pod)) {
-      if (!isTerminating(pod)) add(mining, node, podGpus(pod));
+      if (!isTerminating(pod)) add(mining, node, podGpus(pod, resourceOf.get(node)));
       continue;
     }
     const job = trainingJobKeyOf(pod);
-    if (job === undefined || !holding.get(node)?.has(job)) add(reserved, node, podGpus(pod));
+    if (job === undefined || !holding.get(node)?.has(job))
+      add(reserved, node, podGpus(pod, resourceOf.get(node)));
   }
   for (const pod of input.foreignPods) {
     const node = pod.spec?.nodeName;
     if (!node || !nodes.has(node) || isTerminal(pod)) continue;
-    add(reserved, node, podGpus(pod));
+    add(reserved, node, podGpus(pod, resourceOf.get(node)));
   }
 
   const nodeSnaps: NodeSnapshot[] = [];
@@ -406,7 +426,7 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     const snap: NodeSnapshot = {
       name,
       product: nodeProduct(n) ?? '',
-      gpus: nodeGpus(n),
+      gpus: nodeGpus(n, resourceOf.get(name)),
       gpuMemoryMiB: nodeGpuMemoryMiB(n),
       mode,
       modeSinceMs,
@@ -417,6 +437,10 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     const r = reserved.get(name);
     if (r) snap.reservedGpus = r;
     if (pool) snap.pool = poolName(pool);
+    const cc = nodeComputeCapability(n);
+    if (cc !== undefined) snap.computeCapability = cc;
+    const driver = nodeDriverMajor(n);
+    if (driver !== undefined) snap.driverMajor = driver;
     if (n.metadata?.labels) snap.labels = n.metadata.labels; // for jobs' nodeSelectors (shared, not copied)
     nodeSnaps.push(snap);
   }

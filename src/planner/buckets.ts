@@ -20,6 +20,9 @@ export function needsDrain(cls: number): boolean {
 export interface Group {
   econ: Econ;
   memoryMiB: number;
+  /** Compute capability (major × 100 + minor) and driver major of its nodes, -1 when not published. */
+  capability: number;
+  driverMajor: number;
   /** The nodes' values of the labels some job's nodeSelector names (empty when no job has one). */
   labels: Readonly<Record<string, string>>;
   maxUsable: number;
@@ -29,6 +32,11 @@ export interface Group {
   /** Nodes kept out because of the minimum dwell. */
   dwellBlocked: number;
   slotsCache: Map<number, number>;
+}
+
+/** A node's compute capability and driver major for grouping (-1: not published). */
+export function capsOf(n: WorkNode): { capability: number; driverMajor: number } {
+  return { capability: n.snap.computeCapability ?? -1, driverMajor: n.snap.driverMajor ?? -1 };
 }
 
 /** A node's values of the given label keys (keys it lacks are left out). */
@@ -96,12 +104,14 @@ export class PlacementIndex {
       let byMem = byEcon.get(n.econ);
       if (!byMem) byEcon.set(n.econ, (byMem = new Map()));
       const labels = selectedLabels(n.snap.labels, selectorKeys);
-      const key = `${n.snap.gpuMemoryMiB}\u0000${labelSignature(labels)}`;
+      const caps = capsOf(n);
+      const key = `${n.snap.gpuMemoryMiB}\u0000${caps.capability}\u0000${caps.driverMajor}\u0000${labelSignature(labels)}`;
       let g = byMem.get(key);
       if (!g) {
         g = {
           econ: n.econ,
           memoryMiB: n.snap.gpuMemoryMiB,
+          ...caps,
           labels,
           maxUsable: 0,
           usables: [],
@@ -122,6 +132,8 @@ export class PlacementIndex {
         cmp(a.econ.product, b.econ.product) ||
         cmp(a.econ.pool, b.econ.pool) ||
         a.memoryMiB - b.memoryMiB ||
+        a.capability - b.capability ||
+        a.driverMajor - b.driverMajor ||
         cmp(labelSignature(a.labels), labelSignature(b.labels)),
     );
     // Reverse name order so each bucket ends up sorted descending.

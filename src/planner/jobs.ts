@@ -6,6 +6,7 @@ import {
   TRAINING_IDLE_FREE,
   TRAINING_MINING_FREE,
   bucketOf,
+  capsOf,
   cmp,
   labelSignature,
   needsDrain,
@@ -62,6 +63,8 @@ interface Tier {
 interface CatalogEntry {
   product: string;
   memoryMiB: number;
+  capability: number;
+  driverMajor: number;
   labels: Readonly<Record<string, string>>;
   usables: number[];
   /** Replica slots by GPUs per replica. */
@@ -73,8 +76,16 @@ interface CatalogEntry {
 const byBidThenKey = (a: JobSnapshot, b: JobSnapshot): number =>
   b.bidUsdPerGpuHour - a.bidUsdPerGpuHour || cmp(a.key, b.key);
 
-function accepts(job: JobSnapshot, product: string, memoryMiB: number): boolean {
+/** Does a node of this product, memory and capabilities (-1: not published) meet what the job asks? */
+function accepts(
+  job: JobSnapshot,
+  product: string,
+  memoryMiB: number,
+  caps: { capability: number; driverMajor: number },
+): boolean {
   if (job.products && job.products.length > 0 && !job.products.includes(product)) return false;
+  if (job.minComputeCapability !== undefined && caps.capability < job.minComputeCapability) return false;
+  if (job.minDriverMajor !== undefined && caps.driverMajor < job.minDriverMajor) return false;
   return memoryMiB >= (job.minGpuMemoryMiB ?? 0);
 }
 
@@ -206,7 +217,7 @@ class Placer {
   private readonly index: PlacementIndex;
   private readonly catalog: CatalogEntry[] = [];
   private readonly victims: JobSnapshot[];
-  /** Placement groups by rising mining yield (stable on the index order). */
+  /** Placement groups by rising mining yield (stable on the index order); memory first when the rules say. */
   private readonly byYield: Group[];
   /** Groups a job may use, by the nodes it asks for. */
   private readonly groupsByShape = new Map<string, Group[]>();
@@ -224,16 +235,21 @@ class Placer {
   ) {
     this.index = new PlacementIndex(ctx.nodes, selectorKeys);
     this.quotas = new QuotaLedger(ctx.quotas ?? []);
-    this.byYield = [...this.index.groups].sort((a, b) => (a.econ.mining ?? 0) - (b.econ.mining ?? 0));
+    this.byYield = [...this.index.groups].sort(
+      (a, b) =>
+        (ctx.rules.memoryFirst ? a.memoryMiB - b.memoryMiB : 0) || (a.econ.mining ?? 0) - (b.econ.mining ?? 0),
+    );
     const cat = new Map<string, CatalogEntry>();
     for (const n of ctx.nodes) {
       const labels = selectedLabels(n.snap.labels, selectorKeys);
-      const key = `${n.snap.product}\u0000${n.snap.gpuMemoryMiB}\u0000${labelSignature(labels)}`;
+      const caps = capsOf(n);
+      const key = `${n.snap.product}\u0000${n.snap.gpuMemoryMiB}\u0000${caps.capability}\u0000${caps.driverMajor}\u0000${labelSignature(labels)}`;
       let e = cat.get(key);
       if (!e) {
         e = {
           product: n.snap.product,
           memoryMiB: n.snap.gpuMemoryMiB,
+          ...caps,
           labels,
           usables: [],
           slots: new Map(),
@@ -279,7 +295,7 @@ class Placer {
     let heldUnknown = 0;
     let held = 0;
     for (const e of this.catalog) {
-      if (!accepts(job, e.product, e.memoryMiB) || !selectorHolds(job.nodeSelector, e.labels)) continue;
+      if (!accepts(job, e.product, e.memoryMiB, e) || !selectorHolds(job.nodeSelector, e.labels)) continue;
       matching += e.usables.length;
       let slots = e.slots.get(g);
       if (slots === undefined) {
@@ -307,12 +323,12 @@ class Placer {
     const short = this.quotas.shortfall(job.quotaNeeds);
     if (short) return this.wait(job, 'QuotaExceeded', `${note}${short}`, false);
 
-    const shape = `${job.products?.join('|') ?? ''}#${job.minGpuMemoryMiB ?? 0}#${g}#${labelSignature(job.nodeSelector ?? {})}`;
+    const shape = `${job.products?.join('|') ?? ''}#${job.minGpuMemoryMiB ?? 0}#${job.minComputeCapability ?? 0}#${job.minDriverMajor ?? 0}#${g}#${labelSignature(job.nodeSelector ?? {})}`;
     let groups = this.groupsByShape.get(shape);
     if (groups === undefined) {
       groups = this.index.groups.filter(
         (gr) =>
-          accepts(job, gr.econ.product, gr.memoryMiB) &&
+          accepts(job, gr.econ.product, gr.memoryMiB, gr) &&
           selectorHolds(job.nodeSelector, gr.labels) &&
           gr.maxUsable >= g,
       );
@@ -350,12 +366,13 @@ class Placer {
       const net = rentalNet(gr.econ, job.bidUsdPerGpuHour);
       if (worthSwitching(rules, freeRate(rules, gr.econ), net)) allowed.push(gr);
     }
-    const tiers: Tier[] = [
-      { cls: TRAINING_IDLE_FREE, groups: allowed },
-      { cls: IDLE_NODE, groups: allowed },
-      { cls: TRAINING_MINING_FREE, groups: allowed },
-    ];
-    // Mining nodes: lowest yield first, each yield level its own tier.
+    // Within a class, the smallest GPU memory first (the rules permitting): big cards stay for the jobs that
+    // need them.
+    const tiers: Tier[] = [TRAINING_IDLE_FREE, IDLE_NODE, TRAINING_MINING_FREE].flatMap((cls) =>
+      (rules.memoryFirst ? byMemory(allowed) : [allowed]).map((groups) => ({ cls, groups })),
+    );
+    // Mining nodes: lowest yield first, each yield level its own tier (smallest memory first, the rules
+    // permitting).
     for (const gr of this.byYield) if (allowed.includes(gr)) tiers.push({ cls: MINING_NODE, groups: [gr] });
     return tiers;
   }
@@ -609,9 +626,21 @@ function describeNeed(job: JobSnapshot): string {
   const parts = [`${job.replicas} × ${plural(job.gpusPerReplica, 'GPU')} (${totalGpus(job)} in all)`];
   if (job.products && job.products.length > 0) parts.push(`on ${list(job.products)}`);
   if (job.minGpuMemoryMiB) parts.push(`with ≥ ${job.minGpuMemoryMiB} MiB`);
+  if (job.minComputeCapability !== undefined) {
+    const cc = job.minComputeCapability;
+    parts.push(`of compute capability ≥ ${Math.floor(cc / 100)}.${cc % 100}`);
+  }
+  if (job.minDriverMajor !== undefined) parts.push(`with driver ≥ ${job.minDriverMajor}`);
   const sel = Object.entries(job.nodeSelector ?? {});
   if (sel.length > 0) parts.push(`on nodes labelled ${sel.map(([k, v]) => `${k}=${v}`).join(', ')}`);
   return `needs ${parts.join(' ')}`;
+}
+
+/** Groups split by GPU memory, smallest first (each keeps the groups' order). */
+function byMemory(groups: Group[]): Group[][] {
+  const mems = [...new Set(groups.map((g) => g.memoryMiB))].sort((a, b) => a - b);
+  if (mems.length <= 1) return [groups];
+  return mems.map((m) => groups.filter((g) => g.memoryMiB === m));
 }
 
 /** Best fit: the smallest node that takes every remaining replica, else the largest. Ties: group order, name. */

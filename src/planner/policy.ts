@@ -13,6 +13,8 @@ export interface Rules {
   lostHours: number;
   allowIdle: boolean;
   floor: number;
+  /** Jobs take the smallest GPU memory that fits first (within a placement class). */
+  memoryFirst: boolean;
 }
 
 export function rulesOf(policy: PlannerPolicy): Rules {
@@ -29,6 +31,7 @@ export function rulesOf(policy: PlannerPolicy): Rules {
     lostHours: Math.min(Math.max(0, policy.switchingSeconds), horizonSeconds) / 3600,
     allowIdle: policy.allowIdle,
     floor: policy.floorRentalUsdPerGpuHour,
+    memoryFirst: policy.placement !== 'yield',
   };
 }
 

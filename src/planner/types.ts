@@ -14,6 +14,10 @@ export interface NodeSnapshot {
   product: string;
   gpus: number;
   gpuMemoryMiB: number;
+  /** CUDA compute capability as major × 100 + minor (8.6 → 806), where the labeller publishes it. */
+  computeCapability?: number;
+  /** GPU driver major version, where the labeller publishes it. */
+  driverMajor?: number;
   mode: NodeMode;
   /** When the node entered `mode`. */
   modeSinceMs: number;
@@ -67,6 +71,9 @@ export interface JobSnapshot {
   /** Accepted GPU products; empty or absent means any. */
   products?: readonly string[];
   minGpuMemoryMiB?: number;
+  /** Least compute capability (major × 100 + minor) and driver major: only nodes publishing them qualify. */
+  minComputeCapability?: number;
+  minDriverMajor?: number;
   /** Labels every node of the gang must carry. */
   nodeSelector?: Readonly<Record<string, string>>;
   bidUsdPerGpuHour: number;
@@ -127,6 +134,13 @@ export interface PlannerPolicy {
    * rental quotes move). A switch must pay for its lost seconds within max(this, minDwellSeconds).
    */
   paybackSeconds?: number;
+  /**
+   * Which of the nodes a job may use it takes first, within each class (training, idle, mining):
+   * `smallestMemory` (default) the least GPU memory that fits, keeping big cards for jobs that need them, then
+   * the lowest mining yield; `yield` the lowest mining yield only (the placement before memory mattered; the
+   * backtest compares the two).
+   */
+  placement?: 'smallestMemory' | 'yield';
 }
 
 export interface Snapshot {

@@ -9,6 +9,7 @@ import { usageRecordKind } from './usagerecord.js';
 export * from './conditions.js';
 export * from './decimal.js';
 export * from './fleetpolicy.js';
+export * from './gpus.js';
 export * from './meta.js';
 export * from './miner.js';
 export * from './miningpool.js';

@@ -18,6 +18,9 @@ import { positiveQuantity } from './quantity.js';
 import { envVarSchema, secretKeyRefSchema } from './refs.js';
 import { labelSelectorSchema } from './selector.js';
 
+/** An extended resource name: a DNS-subdomain prefix and a name, e.g. amd.com/gpu. */
+export const EXTENDED_RESOURCE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?[/][A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
 /** A stratum endpoint: stratum+tcp:// or stratum+ssl://, a host and a port. */
 export const STRATUM_URL = /^stratum[+](tcp|ssl):[/][/][A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$/;
 
@@ -41,12 +44,29 @@ const watts = (what: string) =>
     .max(5000)
     .describe(`Power one GPU of this product draws ${what}, in watts (whole number, 0 to 5000).`);
 
+const resourceMessage =
+  'spec.gpuProfiles[].resourceName must be an extended resource name such as nvidia.com/gpu or amd.com/gpu';
+
 export const gpuProfileSchema = z
   .object({
     product: labelValue(
-      'GPU product as labelled by NVIDIA GPU Feature Discovery (node label nvidia.com/gpu.product), e.g. ' +
-        'NVIDIA-GeForce-RTX-3090. Unique within the list.',
+      'GPU product as its vendor’s labeller names it (node label nvidia.com/gpu.product from NVIDIA GPU ' +
+        'Feature Discovery, amd.com/gpu.product-name from AMD’s node labeller), e.g. NVIDIA-GeForce-RTX-3090. ' +
+        'Unique within the list.',
     ).min(1),
+    resourceName: withCel(
+      z
+        .string()
+        .min(3)
+        .max(253)
+        .refine((s) => EXTENDED_RESOURCE.test(s), { message: resourceMessage })
+        .describe(
+          'Extended resource the device plugin advertises this product’s GPUs as, and that miners and training ' +
+            'pods on its nodes request, e.g. amd.com/gpu. Absent: the vendor’s default, nvidia.com/gpu on nodes ' +
+            'GPU Feature Discovery labels, amd.com/gpu on nodes AMD’s node labeller labels.',
+        ),
+      { rule: `self.matches('${EXTENDED_RESOURCE.source}')`, message: resourceMessage },
+    ).optional(),
     hashrate: positiveQuantity(
       'spec.gpuProfiles[].hashrate',
       'Hashrate of one GPU of this product on this pool’s algorithm, as a Kubernetes quantity in hashes per ' +

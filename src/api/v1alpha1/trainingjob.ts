@@ -84,6 +84,9 @@ function immutableOptional(field: string): CelRule {
   };
 }
 
+/** A CUDA compute capability, major.minor. */
+export const COMPUTE_CAPABILITY = /^[0-9]{1,2}[.][0-9]{1,2}$/;
+const computeMessage = 'spec.minComputeCapability must be a compute capability major.minor such as "8.0"';
 const runtimeMessage = 'spec.minRuntimeSeconds must not exceed spec.maxRuntimeSeconds';
 const mountsMessage = 'spec.volumeMounts[].name must name a volume listed in spec.volumes';
 
@@ -161,7 +164,8 @@ export const trainingJobSpecSchema = withCel(
           .max(16)
           .default(1)
           .describe(
-            'GPUs (nvidia.com/gpu) each replica needs, all on its node. A 4×8 gang is replicas 4, ' +
+            'GPUs each replica needs, all on its node (requested as the node’s GPU resource: nvidia.com/gpu, ' +
+              'amd.com/gpu or its MiningPool profile’s resourceName). A 4×8 gang is replicas 4, ' +
               'gpusPerReplica 8. 1 to 16, default 1. Immutable.',
           ),
       ),
@@ -169,13 +173,14 @@ export const trainingJobSpecSchema = withCel(
         z
           .array(
             labelValue(
-              'A GPU product as labelled by GPU Feature Discovery, e.g. NVIDIA-GeForce-RTX-4090.',
+              'A GPU product as its vendor’s labeller names it, e.g. NVIDIA-GeForce-RTX-4090.',
             ).min(1),
           )
           .max(16)
           .optional()
           .describe(
-            'GPU products the job accepts (node label nvidia.com/gpu.product). Absent or empty accepts any ' +
+            'GPU products the job accepts (node label nvidia.com/gpu.product or amd.com/gpu.product-name). ' +
+              'Absent or empty accepts any ' +
               'product that also meets minGpuMemoryMiB.',
           ),
       ),
@@ -185,8 +190,31 @@ export const trainingJobSpecSchema = withCel(
         .max(1048576)
         .optional()
         .describe(
-          'Least memory per GPU in MiB (node label nvidia.com/gpu.memory), e.g. 24576 for 24 GiB cards. ' +
-            'Combined with gpuProducts when both are set.',
+          'Least memory per GPU in MiB (node label nvidia.com/gpu.memory, or amd.com/gpu.vram where "24G" is ' +
+            '24 GiB), e.g. 24576 for 24 GiB cards. Combined with gpuProducts when both are set. Among the nodes ' +
+            'that qualify the planner prefers the smallest memory, keeping big cards for jobs that need them.',
+        ),
+      minComputeCapability: withCel(
+        z
+          .string()
+          .max(8)
+          .regex(COMPUTE_CAPABILITY, { message: computeMessage })
+          .describe(
+            'Least CUDA compute capability of the GPUs, as major.minor, e.g. "8.0" for Ampere data-centre cards ' +
+              'and later (node labels nvidia.com/gpu.compute.major and .minor from GPU Feature Discovery). Only ' +
+              'nodes that publish it qualify, so AMD nodes never do. Absent: any.',
+          ),
+        { rule: `self.matches('${COMPUTE_CAPABILITY.source}')`, message: computeMessage },
+      ).optional(),
+      minDriverMajor: z
+        .int()
+        .min(1)
+        .max(9999)
+        .optional()
+        .describe(
+          'Least major version of the GPU driver, e.g. 535 (node label nvidia.com/cuda.driver-version.major, ' +
+            'or the older nvidia.com/cuda.driver.major, from GPU Feature Discovery). Only nodes that publish it ' +
+            'qualify. Absent: any.',
         ),
       bidUsdPerGpuHour: usdAmount(
         'spec.bidUsdPerGpuHour',

@@ -187,7 +187,7 @@ export function quote(
   o: { gpus: number; product?: string; tier?: 'OnDemand' | 'Interruptible' },
 ): Quote {
   const tier = o.tier ?? 'OnDemand';
-  const perNode = Math.max(1, ...v.nodes.map(nodeGpus));
+  const perNode = Math.max(1, ...v.nodes.map((n) => nodeGpus(n)));
   const gpusPerReplica = o.gpus % perNode === 0 ? perNode : o.gpus <= perNode ? o.gpus : gcd(o.gpus, perNode);
   const replicas = o.gpus / gpusPerReplica;
   const view = buildSnapshot({
