@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import {
   clusterStatus,
   ensureBinaries,
@@ -88,13 +88,19 @@ export function registerLocal(program: Command): void {
   nodes
     .command('add')
     .description(
-      'Add simulated GPU nodes with NVIDIA GPU Feature Discovery labels and nvidia.com/gpu resources',
+      'Add simulated GPU nodes: NVIDIA GPU Feature Discovery labels and nvidia.com/gpu resources, or with ' +
+        '--vendor amd AMD node labeller labels and amd.com/gpu resources',
     )
     .requiredOption('--count <n>', 'number of nodes', (v) => Number.parseInt(v, 10))
     .requiredOption('--product <name>', 'GPU product, e.g. NVIDIA-GeForce-RTX-3090')
     .option('--gpus <n>', 'GPUs per node', (v) => Number.parseInt(v, 10), 8)
     .option('--memory-mib <n>', 'memory per GPU in MiB', (v) => Number.parseInt(v, 10), 24576)
     .option('--prefix <prefix>', 'node name prefix')
+    .addOption(
+      new Option('--vendor <vendor>', 'whose labels and GPU resource the nodes carry')
+        .choices(['nvidia', 'amd'])
+        .default('nvidia'),
+    )
     .option(...dirOption)
     .action(
       async (o: {
@@ -103,6 +109,7 @@ export function registerLocal(program: Command): void {
         gpus: number;
         memoryMib: number;
         prefix?: string;
+        vendor: 'nvidia' | 'amd';
         dir: string;
       }) => {
         const handle = makeHandle(runningState(o.dir));
@@ -113,6 +120,7 @@ export function registerLocal(program: Command): void {
           gpus: o.gpus,
           memoryMiB: o.memoryMib,
           namePrefix: o.prefix,
+          vendor: o.vendor,
         });
         progress(`${names.length} node(s) Ready: ${names.join(', ')}`);
       },

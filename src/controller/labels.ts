@@ -1,4 +1,4 @@
-import { AMD, NVIDIA } from '../api/v1alpha1/gpus.js';
+import { NVIDIA } from '../api/v1alpha1/gpus.js';
 import { GPU_RESOURCE, MANAGED_BY, MANAGED_BY_LABEL, MINING_POOL_LABEL } from './pool-keys.js';
 
 /** Labels, annotations and names the operator writes. Mode label and taint keys come from the FleetPolicy. */

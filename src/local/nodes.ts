@@ -2,8 +2,10 @@ import * as k8s from '@kubernetes/client-node';
 
 export interface GpuNodeSpec {
   count: number;
-  /** NVIDIA GPU Feature Discovery product name, e.g. NVIDIA-GeForce-RTX-3090. */
+  /** Product name as the vendor's labeller writes it, e.g. NVIDIA-GeForce-RTX-3090 or AMD-Radeon-RX-6800. */
   product: string;
+  /** Whose device plugin and labeller the node imitates (default nvidia: GFD labels, nvidia.com/gpu). */
+  vendor?: 'nvidia' | 'amd';
   gpus: number;
   memoryMiB: number;
   /** Node names are `<prefix>-<n>`; default derived from the product. */
@@ -17,19 +19,37 @@ export interface GpuNodeSpec {
 export function defaultPrefix(product: string): string {
   return `gpu-${product
     .toLowerCase()
-    .replace(/^nvidia-(geforce-)?/, '')
+    .replace(/^(nvidia-(geforce-)?|amd-(radeon-)?)/, '')
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-|-$/g, '')}`;
 }
 
-/** A node as GPU Feature Discovery and the device plugin would describe it, managed by kwok. */
+/** The labels GPU Feature Discovery (NVIDIA) or AMD's node labeller would put on the node. */
+function vendorLabels(spec: GpuNodeSpec): Record<string, string> {
+  if (spec.vendor === 'amd') {
+    // The labeller writes VRAM in whole GiB with a G (e.g. 16G).
+    return {
+      'amd.com/gpu.product-name': spec.product,
+      'amd.com/gpu.vram': `${Math.floor(spec.memoryMiB / 1024)}G`,
+      'amd.com/gpu.family': 'AI',
+    };
+  }
+  return {
+    'nvidia.com/gpu.present': 'true',
+    'nvidia.com/gpu.product': spec.product,
+    'nvidia.com/gpu.count': String(spec.gpus),
+    'nvidia.com/gpu.memory': String(spec.memoryMiB),
+  };
+}
+
+/** A node as its vendor's labeller and device plugin would describe it, managed by kwok. */
 export function gpuNode(name: string, spec: GpuNodeSpec): k8s.V1Node {
   const resources = {
     cpu: '64',
     memory: '256Gi',
     pods: '110',
     'ephemeral-storage': '1Ti',
-    'nvidia.com/gpu': String(spec.gpus),
+    [spec.vendor === 'amd' ? 'amd.com/gpu' : 'nvidia.com/gpu']: String(spec.gpus),
   };
   return {
     apiVersion: 'v1',
@@ -42,10 +62,7 @@ export function gpuNode(name: string, spec: GpuNodeSpec): k8s.V1Node {
         'kubernetes.io/os': 'linux',
         'kubernetes.io/arch': 'amd64',
         type: 'kwok',
-        'nvidia.com/gpu.present': 'true',
-        'nvidia.com/gpu.product': spec.product,
-        'nvidia.com/gpu.count': String(spec.gpus),
-        'nvidia.com/gpu.memory': String(spec.memoryMiB),
+        ...vendorLabels(spec),
         ...spec.labels,
       },
     },

@@ -19,6 +19,8 @@ import { installChartRbac, type ChartRbac } from '../../support/chart-rbac.js';
 import { getTestCluster, waitFor, type TestCluster } from '../../support/cluster.js';
 
 export const P3090 = 'NVIDIA-GeForce-RTX-3090';
+/** An AMD card as AMD's node labeller names it (16 GiB: amd.com/gpu.vram=16G). */
+export const RX6800 = 'AMD-Radeon-RX-6800';
 export const MODE = 'rigshift.io/mode';
 export const TAINT = 'rigshift.io/reserved';
 const LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
@@ -69,6 +71,8 @@ export interface WorldOptions {
   prefix: string;
   nodes: number;
   gpus?: number;
+  /** Further nodes with AMD's node labeller labels and amd.com/gpu, product RX6800 (default none). */
+  amdNodes?: number;
   policy?: Record<string, unknown>;
   /** MiningPool spec overrides (price sources...). */
   pool?: Record<string, unknown>;
@@ -255,6 +259,19 @@ export async function createWorld(o: WorldOptions): Promise<World> {
     namePrefix: ns,
     labels: { 'rigshift.io/test': ns },
   });
+  if (o.amdNodes) {
+    world.nodes.push(
+      ...(await c.addGpuNodes({
+        count: o.amdNodes,
+        vendor: 'amd',
+        product: RX6800,
+        gpus: o.gpus ?? 8,
+        memoryMiB: 16384,
+        namePrefix: `${ns}-amd`,
+        labels: { 'rigshift.io/test': ns },
+      })),
+    );
+  }
   if (o.withPool ?? true) await world.apply(poolManifest(ns, o.pool));
   return world;
 }
