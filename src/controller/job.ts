@@ -210,7 +210,9 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
       await Promise.all(
         progress.create.map(async (c) => {
           const onNode = deps.caches.nodes.get(undefined, c.node);
-          const resource = onNode ? nodeGpuResource(onNode, deps.parsed.poolsOf(deps.caches.pools)) : undefined;
+          const resource = onNode
+            ? nodeGpuResource(onNode, deps.parsed.poolsOf(deps.caches.pools))
+            : undefined;
           const pod = buildTrainingPod(job, runOf(job), c.replica, c.node, policy, resource);
           try {
             await deps.client.rest.request({

@@ -237,7 +237,8 @@ class Placer {
     this.quotas = new QuotaLedger(ctx.quotas ?? []);
     this.byYield = [...this.index.groups].sort(
       (a, b) =>
-        (ctx.rules.memoryFirst ? a.memoryMiB - b.memoryMiB : 0) || (a.econ.mining ?? 0) - (b.econ.mining ?? 0),
+        (ctx.rules.memoryFirst ? a.memoryMiB - b.memoryMiB : 0) ||
+        (a.econ.mining ?? 0) - (b.econ.mining ?? 0),
     );
     const cat = new Map<string, CatalogEntry>();
     for (const n of ctx.nodes) {

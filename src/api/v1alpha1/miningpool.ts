@@ -19,7 +19,8 @@ import { envVarSchema, secretKeyRefSchema } from './refs.js';
 import { labelSelectorSchema } from './selector.js';
 
 /** An extended resource name: a DNS-subdomain prefix and a name, e.g. amd.com/gpu. */
-export const EXTENDED_RESOURCE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?[/][A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+export const EXTENDED_RESOURCE =
+  /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?[/][A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 /** A stratum endpoint: stratum+tcp:// or stratum+ssl://, a host and a port. */
 export const STRATUM_URL = /^stratum[+](tcp|ssl):[/][/][A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$/;

@@ -172,9 +172,9 @@ export const trainingJobSpecSchema = withCel(
       gpuProducts: listSet(
         z
           .array(
-            labelValue(
-              'A GPU product as its vendor’s labeller names it, e.g. NVIDIA-GeForce-RTX-4090.',
-            ).min(1),
+            labelValue('A GPU product as its vendor’s labeller names it, e.g. NVIDIA-GeForce-RTX-4090.').min(
+              1,
+            ),
           )
           .max(16)
           .optional()
