@@ -22,6 +22,15 @@ import { IDLE, MINING, TRAINING, productSlug, type Market, type ModeCode } from 
 export interface FleetShape {
   nodesPerProduct: number;
   gpusPerNode: number;
+  /** GPU memory per GPU in MiB by product (a mixed fleet); absent products have DEFAULT_GPU_MEMORY_MIB. */
+  gpuMemoryMiB?: Readonly<Record<string, number>>;
+}
+
+/** A 24 GiB card (RTX 3090 and 4090), the memory of every node unless the fleet says otherwise. */
+export const DEFAULT_GPU_MEMORY_MIB = 24576;
+
+export function gpuMemoryOf(shape: FleetShape, product: string): number {
+  return shape.gpuMemoryMiB?.[product] ?? DEFAULT_GPU_MEMORY_MIB;
 }
 
 export interface FleetNode {
@@ -70,7 +79,10 @@ export function replayPlanner(
     name: f.name,
     product: (market.products[f.product] as Market['products'][number]).series.product,
     gpus: G,
-    gpuMemoryMiB: 24576,
+    gpuMemoryMiB: gpuMemoryOf(
+      shape,
+      (market.products[f.product] as Market['products'][number]).series.product,
+    ),
     mode: 'mining',
     modeSinceMs: startMs - policy.minDwellSeconds * 1000,
     miningGpus: G,

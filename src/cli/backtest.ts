@@ -1,12 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { renderChart, fleetSeries } from '../backtest/chart.js';
 import { writeDecisions } from '../backtest/decisions.js';
 import { loadFleetPolicy, loadMiningPool } from '../backtest/manifests.js';
 import { runBacktest, type BacktestReport } from '../backtest/run.js';
 import { parseTrace } from '../backtest/trace.js';
-import { parseJobTrace } from '../backtest/jobs/trace.js';
+import { parseJobTrace, withBigMemoryJobs } from '../backtest/jobs/trace.js';
+import { gpuMemoryOf } from '../backtest/replay.js';
 import { runJobsBacktest, type JobsReport } from '../backtest/jobs/run.js';
 import { writeJobDecisions } from '../backtest/jobs/decisions.js';
 import { formatUsd } from '../economics/money.js';
@@ -23,6 +24,28 @@ interface Options {
   decisions?: string;
   chart?: string;
   jobs?: string;
+  gpuMemory?: Record<string, number>;
+  bigMemoryJobs?: number;
+  placement: 'smallestMemory' | 'yield';
+}
+
+/** `PRODUCT=MiB,PRODUCT=MiB`: GPU memory of each product's nodes. */
+function memoryList(value: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of value.split(',')) {
+    const m = /^\s*([^=\s]+)\s*=\s*(\d{1,7})\s*$/.exec(part);
+    if (!m?.[1] || !m[2] || Number(m[2]) < 1)
+      throw new InvalidArgumentError(`'${part}' must be PRODUCT=MiB, e.g. NVIDIA-GeForce-RTX-3090=24576`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+function percent(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 100)
+    throw new InvalidArgumentError('must be a percentage from 0 to 100');
+  return n;
 }
 
 function positiveInt(value: string): number {
@@ -74,7 +97,8 @@ function describePolicy(name: string, p: PlannerPolicy): string {
   return (
     `policy ${name}: hysteresis ${p.hysteresisPercent}%, dwell ${seconds(p.minDwellSeconds)}, switch ${seconds(p.switchingSeconds)}, ` +
     `drains ${p.maxConcurrentDrains}, idle ${p.allowIdle ? 'allowed' : 'not allowed'}` +
-    (p.floorRentalUsdPerGpuHour > 0 ? `, floor ${p.floorRentalUsdPerGpuHour}` : '')
+    (p.floorRentalUsdPerGpuHour > 0 ? `, floor ${p.floorRentalUsdPerGpuHour}` : '') +
+    (p.placement === 'yield' ? ', placement by yield only' : '')
   );
 }
 
@@ -153,14 +177,51 @@ export function registerBacktest(program: Command): void {
     .option('--decisions <file>', 'write rigshift decisions as CSV (time,node,gpu_product,mode)')
     .option('--chart <file>', 'write an SVG chart of prices, yields and fleet modes')
     .option('--jobs <file>', 'job trace CSV: replay real demand instead of an unlimited rental market')
+    .option(
+      '--gpu-memory <list>',
+      'GPU memory per product in MiB, a mixed fleet: PRODUCT=MiB,... (default 24576 for every product)',
+      memoryList,
+    )
+    .option(
+      '--big-memory-jobs <percent>',
+      'with --jobs: this share of the jobs that name no product (picked by a hash of their name) need the ' +
+        'largest GPU memory of the fleet',
+      percent,
+    )
+    .addOption(
+      new Option(
+        '--placement <order>',
+        'which fitting nodes a job takes first (yield: the order before memory mattered)',
+      )
+        .choices(['smallestMemory', 'yield'])
+        .default('smallestMemory'),
+    )
     .action(async (opts: Options) => {
       const trace = parseTrace(readFileSync(opts.trace, 'utf8'), basename(opts.trace));
       const pool = loadMiningPool(opts.pool);
-      const { name, policy } = loadFleetPolicy(opts.policy);
-      const shape = { nodesPerProduct: opts.nodes, gpusPerNode: opts.gpusPerNode };
+      const loaded = loadFleetPolicy(opts.policy);
+      const name = loaded.name;
+      const policy: PlannerPolicy = { ...loaded.policy, placement: opts.placement };
+      const shape = {
+        nodesPerProduct: opts.nodes,
+        gpusPerNode: opts.gpusPerNode,
+        ...(opts.gpuMemory ? { gpuMemoryMiB: opts.gpuMemory } : {}),
+      };
+      const unknown = Object.keys(opts.gpuMemory ?? {}).filter(
+        (p) => !trace.series.some((s) => s.product === p),
+      );
+      if (unknown.length > 0) {
+        throw new InvalidArgumentError(
+          `--gpu-memory names ${unknown.join(', ')}, not in the trace (${trace.series.map((s) => s.product).join(', ')})`,
+        );
+      }
       const bar = progressBar('rigshift backtest');
       if (opts.jobs) {
-        const jobs = parseJobTrace(readFileSync(opts.jobs, 'utf8'), basename(opts.jobs));
+        let jobs = parseJobTrace(readFileSync(opts.jobs, 'utf8'), basename(opts.jobs));
+        if (opts.bigMemoryJobs) {
+          const biggest = Math.max(...trace.series.map((s) => gpuMemoryOf(shape, s.product)));
+          jobs = withBigMemoryJobs(jobs, opts.bigMemoryJobs, biggest);
+        }
         const result = await runJobsBacktest(trace, jobs, pool, policy, shape, {
           onProgress: bar.update,
           onLog: solverLog(bar.end),
@@ -184,6 +245,13 @@ export function registerBacktest(program: Command): void {
           console.log(
             `${basename(opts.trace)} with ${basename(opts.jobs)}: ${result.report.steps} steps, ${describePolicy(name, policy)}`,
           );
+          if (opts.gpuMemory || opts.bigMemoryJobs) {
+            const mem = trace.series
+              .map((s) => `${s.product} ${gpuMemoryOf(shape, s.product)} MiB`)
+              .join(', ');
+            const big = jobs.filter((j) => j.minGpuMemoryMiB !== undefined).length;
+            console.log(`fleet GPU memory: ${mem}; ${big} of ${jobs.length} jobs need a minimum`);
+          }
           console.log(table(result.report, true));
           console.log(
             `perfect foresight here is an upper bound: ${result.report.strategies.perfectForesight.bound}`,

@@ -4,6 +4,7 @@ import { rentalNetPerGpuHour } from '../../economics/rates.js';
 import { IDLE, MINING, type Market } from '../market.js';
 import type { FleetShape } from '../replay.js';
 import type { TraceJob } from './trace.js';
+import { acceptedProducts } from './world.js';
 
 /**
  * The upper bound of a job-trace backtest: the optimum of a linear relaxation, solved exactly by HiGHS.
@@ -94,7 +95,6 @@ export async function jobsLpBound(
     .filter((q) => q > 1 && q <= G)
     .sort((a, b) => a - b);
   const Q = sizes.length;
-  const productIndex = new Map(products.map((pm, i) => [pm.series.product, i]));
   const capRow = (p: number, k: number) => p * K + k;
   const sizeRow = (p: number, k: number, s: number) => P * K + (p * K + k) * Q + s;
   let rows = P * K * (1 + Q);
@@ -109,12 +109,7 @@ export async function jobsLpBound(
     for (let k = 0; k < K; k++) for (const q of sizes) rowUpper.push(N * Math.floor(G / q));
 
   for (const spec of trace) {
-    const accepted =
-      spec.product === ''
-        ? products.map((_, i) => i)
-        : productIndex.has(spec.product)
-          ? [productIndex.get(spec.product)!]
-          : [];
+    const accepted = acceptedProducts(spec, market, shape);
     if (accepted.length === 0 || spec.gpusPerReplica > G) continue;
     let from = 0;
     while (from < K && (times[from] as number) <= spec.submitMs) from++;

@@ -6,7 +6,7 @@ import {
   type ProductEconomics,
 } from '../../planner/index.js';
 import { IDLE, MINING } from '../market.js';
-import type { FleetNode } from '../replay.js';
+import { gpuMemoryOf, type FleetNode } from '../replay.js';
 import {
   firstFit,
   type Composition,
@@ -35,7 +35,7 @@ export function rigshiftStrategy(policy: PlannerPolicy): Strategy {
           name: f.name,
           product: world.market.products[f.product]!.series.product,
           gpus: G,
-          gpuMemoryMiB: 24576,
+          gpuMemoryMiB: gpuMemoryOf(world.shape, world.market.products[f.product]!.series.product),
           mode: 'mining',
           modeSinceMs: view.nowMs - policy.minDwellSeconds * 1000,
           miningGpus: G,
@@ -75,6 +75,7 @@ export function rigshiftStrategy(policy: PlannerPolicy): Strategy {
           replicas: job.spec.replicas,
           gpusPerReplica: job.spec.gpusPerReplica,
           products: job.spec.product === '' ? undefined : [job.spec.product],
+          minGpuMemoryMiB: job.spec.minGpuMemoryMiB,
           bidUsdPerGpuHour: job.spec.bid,
           tier: job.spec.tier,
           state,

@@ -13,6 +13,8 @@ export interface TraceJob {
   bid: number;
   tier: 'OnDemand' | 'Interruptible';
   patienceHours: number;
+  /** Least GPU memory in MiB (column min_gpu_memory_mib, optional): as a TrainingJob's minGpuMemoryMiB. */
+  minGpuMemoryMiB?: number;
 }
 
 const REQUIRED = [
@@ -34,6 +36,7 @@ export function parseJobTrace(text: string, what = 'job trace'): TraceJob[] {
     what,
   ) as number[];
   const cPatience = table.columns.get('patience_hours');
+  const cMemory = table.columns.get('min_gpu_memory_mib');
   const seen = new Set<string>();
   const jobs: TraceJob[] = [];
   for (const { line, cells } of table.rows) {
@@ -63,7 +66,9 @@ export function parseJobTrace(text: string, what = 'job trace'): TraceJob[] {
       return v;
     };
     const patienceText = cPatience === undefined ? '' : (cells[cPatience] ?? '').trim();
+    const memoryText = cMemory === undefined ? '' : (cells[cMemory] ?? '').trim();
     jobs.push({
+      ...(memoryText === '' ? {} : { minGpuMemoryMiB: int(cMemory as number, 'min_gpu_memory_mib') }),
       name,
       submitMs: timeCell(cells[cSubmit as number] ?? '', line, 'submit_time', what),
       product: (cells[cProduct as number] ?? '').trim(),
@@ -99,5 +104,24 @@ export function assertJobsWithin(
       `(market ${iso(window.startMs)} to ${iso(window.endMs)}; jobs ${iso(first.submitMs)} to ` +
       `${iso(last.submitMs)}; e.g. ${example.name} at ${iso(example.submitMs)}): use a job trace built for ` +
       `this market trace (shared/data/README.md, "Building more job traces")`,
+  );
+}
+
+/** FNV-1a of a job name: a stable pick of jobs that does not depend on the order of the trace. */
+function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * A memory-demand scenario for a trace without memory needs: `percent` of the jobs that name no product (picked
+ * by a hash of their name, the same jobs in every run) need `memoryMiB` per GPU; the others keep theirs.
+ */
+export function withBigMemoryJobs(jobs: readonly TraceJob[], percent: number, memoryMiB: number): TraceJob[] {
+  return jobs.map((j) =>
+    j.product === '' && j.minGpuMemoryMiB === undefined && nameHash(j.name) % 10_000 < percent * 100
+      ? { ...j, minGpuMemoryMiB: memoryMiB }
+      : j,
   );
 }

@@ -2,7 +2,7 @@ import { switchFactor } from '../../economics/accounting.js';
 import { rentalNetPerGpuHour } from '../../economics/rates.js';
 import { IDLE, MINING, type Market, type ProductMarket } from '../market.js';
 import type { FleetNode, FleetShape } from '../replay.js';
-import { fleetNodes } from '../replay.js';
+import { fleetNodes, gpuMemoryOf } from '../replay.js';
 import type { TraceJob } from './trace.js';
 
 /**
@@ -98,7 +98,6 @@ export class World {
     private readonly record?: (r: StepRecord) => void,
   ) {
     this.fleet = fleetNodes(market, shape);
-    const productIndex = new Map(market.products.map((pm, i) => [pm.series.product, i]));
     this.jobs = trace.map((spec) => ({
       spec,
       state: 'future',
@@ -108,12 +107,7 @@ export class World {
       remainingMs: spec.durationHours * 3_600_000,
       admitted: false,
       nodes: new Map(),
-      products:
-        spec.product === ''
-          ? market.products.map((_, i) => i)
-          : productIndex.has(spec.product)
-            ? [productIndex.get(spec.product) as number]
-            : [],
+      products: acceptedProducts(spec, market, shape),
     }));
     const G = shape.gpusPerNode;
     this.comps = this.fleet.map(() => ({ mining: G, idle: 0, jobs: new Map() }));
@@ -261,6 +255,18 @@ export class World {
       this.prev[n] = { mining: now.mining, idle: now.idle, jobs: new Map(now.jobs) };
     }
   }
+}
+
+/** Indexes of the products a job accepts: the one it names (or any), with enough GPU memory. */
+export function acceptedProducts(spec: TraceJob, market: Market, shape: FleetShape): number[] {
+  const out: number[] = [];
+  market.products.forEach((pm, i) => {
+    const product = pm.series.product;
+    if (spec.product !== '' && spec.product !== product) return;
+    if (gpuMemoryOf(shape, product) < (spec.minGpuMemoryMiB ?? 0)) return;
+    out.push(i);
+  });
+  return out;
 }
 
 /**
