@@ -198,7 +198,7 @@ export const trainingJobSpecSchema = withCel(
         z
           .string()
           .max(8)
-          .regex(COMPUTE_CAPABILITY, { message: computeMessage })
+          .refine((v) => COMPUTE_CAPABILITY.test(v), { message: computeMessage })
           .describe(
             'Least CUDA compute capability of the GPUs, as major.minor, e.g. "8.0" for Ampere data-centre cards ' +
               'and later (node labels nvidia.com/gpu.compute.major and .minor from GPU Feature Discovery). Only ' +

@@ -147,6 +147,7 @@ describe('kind details', () => {
     const profile = ((spec(miningPoolKind).gpuProfiles!.items as Json).properties as Record<string, Json>)!;
     expect(Object.keys(profile)).toEqual([
       'product',
+      'resourceName',
       'hashrate',
       'miningWatts',
       'trainingWatts',
