@@ -23,7 +23,7 @@ const profile = { hashrate: '60M', miningWatts: 150, trainingWatts: 200, idleWat
 
 beforeAll(async () => {
   w = await createWorld({
-    prefix: 'op-amd',
+    prefix: 'op-vendors',
     nodes: 1,
     amdNodes: 2,
     pool: {
