@@ -114,17 +114,26 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       const outcome = outcomes.get(key);
       if (!outcome || phase === 'deleting') continue;
       const note = view.requeued.has(key) ? `${view.requeued.get(key) ?? ''}; ` : '';
+      const over = dryRun ? undefined : view.overcommitted.get(key);
+      const placedBefore = jobPhase(job); // the view's phase of an overcommitted job is already 'pending'
+      // A placed job that gives its nodes up is preempted and placed again next round: a new run (its new pods
+      // get new names) on nodes the planner picks from a status where it holds none, never moved in one write
+      // (its pods of the old run would look lost to the progress reconciler).
+      const release =
+        over && (placedBefore === 'running' || placedBefore === 'admitted')
+          ? ({
+              kind: 'preempted',
+              preemption: { job: key, by: over.keptBy[0], reason: over.reason },
+            } as const)
+          : undefined;
       const desired = dryRun
         ? dryRunStatus(job, admissionStatus(job, phase, outcome, note))
-        : admissionStatus(job, phase, outcome, note);
+        : admissionStatus(job, phase, release ?? outcome, note);
       const failed = view.startFailed.get(key);
       if (failed && !dryRun) {
         desired.startFailures = failed.failures;
         desired.retryAfterTime = rfc3339(new Date(failed.retryAfterMs));
       }
-      const over = dryRun ? undefined : view.overcommitted.get(key);
-      // A running job that gives its node up is preempted: a new run, so its new pods get new names.
-      if (over && jobPhase(job) === 'running') desired.preemptions = (job.status?.preemptions ?? 0) + 1;
       if (admissionUpToDate(job, desired)) continue;
       const warning = over
         ? { reason: 'Overcommitted', note: over.reason }

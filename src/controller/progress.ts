@@ -166,10 +166,12 @@ export function jobProgress(input: ProgressInput): Progress {
   let stoppedAtMs: number | undefined;
   if (!succeeded && !failed && active) {
     const failedPod = current.find((p) => p.status?.phase === 'Failed');
-    // A replica of a gang that ran is lost when its pod is gone or being deleted by someone else.
+    // A replica of a gang that ran is lost when its pod is gone or being deleted by someone else. A live pod of
+    // the replica's name on another node than the status names is not lost: the planner has moved the job (an
+    // overcommit repair), which gives it a new run; restarting here too would count it twice.
     const lost = wasRunning
       ? wanted.find((w) => {
-          const p = current.find((c) => c.metadata?.name === w.name);
+          const p = byName.get(w.name);
           return p === undefined || (isTerminating(p) && !isTerminal(p));
         })
       : undefined;
