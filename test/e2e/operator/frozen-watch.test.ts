@@ -107,7 +107,7 @@ it('a frozen watch: unready naming the informer, relisted, nothing written while
     '/readyz unready naming the silent watches',
     async () => {
       const r = await readyz();
-      const named = ['nodes', 'trainingjobs', 'managed pods'].every((n) =>
+      const named = ['nvidia nodes', 'amd nodes', 'trainingjobs', 'managed pods'].every((n) =>
         new RegExp(`watch of ${n} silent for \\d+ s`).test(r.body),
       );
       return r.status === 503 && named ? r : undefined;
@@ -117,7 +117,7 @@ it('a frozen watch: unready naming the informer, relisted, nothing written while
   const staleAt = Date.now();
   // Silence counts from the last delivery, which came before the freeze.
   expect(staleAt - frozenAt).toBeLessThanOrEqual((SILENCE_SECONDS + 2) * 1000);
-  const silent = Number(/watch of nodes silent for (\d+) s/.exec(unready.body)?.[1]);
+  const silent = Number(/watch of nvidia nodes silent for (\d+) s/.exec(unready.body)?.[1]);
   expect(silent).toBeGreaterThanOrEqual(SILENCE_SECONDS);
 
   // Relisted (new lists pass the proxy, the new watches freeze too), and still acting on nothing.
