@@ -1,4 +1,11 @@
-import type { KubernetesObject, V1Node, V1Pod, V1ResourceQuota } from '@kubernetes/client-node';
+import type {
+  KubernetesObject,
+  V1ConfigMap,
+  V1Job,
+  V1Node,
+  V1Pod,
+  V1ResourceQuota,
+} from '@kubernetes/client-node';
 import {
   parseMiningPool,
   parseTrainingJob,
@@ -26,6 +33,10 @@ export interface Caches {
   quotas?: Store<V1ResourceQuota>;
   /** UsageRecords: a deleted job keeps its finalizer until its usage is in one (absent: not waited for). */
   usageRecords?: Store<KubernetesObject>;
+  /** batch/v1 Jobs (those not opted in trimmed to their metadata); absent: the integration is off. */
+  batchJobs?: Store<V1Job>;
+  /** The ledgers of opted-in Jobs (ConfigMaps in the operator's namespace). */
+  ledgers?: Store<V1ConfigMap>;
   /** The policy in force (FleetPolicy `default`, the policy file, or the defaults). */
   policy(): EffectivePolicy;
 }

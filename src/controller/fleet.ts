@@ -29,6 +29,7 @@ import { PLANNER_MANAGER, TARGET_MINING_GPUS, TARGET_MODE, TARGET_REASON } from 
 import { nodeState } from './nodes.js';
 import { observeAdmission, setPendingGauges } from './job-metrics.js';
 import { policyReporter, type PolicyReportDeps } from './policy-report.js';
+import { batchJobViews, isBatchView, LEDGER_ADMISSION, writeLedger } from './batchjob/index.js';
 import { buildSnapshot, jobKey, jobPhase, startDeadlineMs, type SnapshotResult } from './snapshot.js';
 
 /** Key of the one fleet-wide planning item in its queue. */
@@ -57,6 +58,8 @@ export interface FleetDeps {
   metrics?: OperatorMetrics | undefined;
   clock?: Clock;
   logger?: Logger | undefined;
+  /** Where renters' batch Jobs' ledgers live; absent: batch Jobs are not planned. */
+  ledgerNamespace?: string | undefined;
 }
 
 /** The fleet reconciler: snapshot from the caches, plan(), then the plan's decisions written to the cluster. */
@@ -91,7 +94,10 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       nodes: deps.caches.nodes.list(),
       managedPods: deps.caches.managedPods.list(),
       foreignPods: deps.caches.foreignPods.list(),
-      jobs: deps.parsed.jobsOf(deps.caches.jobs),
+      jobs: [
+        ...deps.parsed.jobsOf(deps.caches.jobs),
+        ...(deps.ledgerNamespace === undefined ? [] : batchJobViews(deps.caches, deps.ledgerNamespace)),
+      ],
       pools: deps.parsed.poolsOf(deps.caches.pools),
       policy: policy.spec,
       quotas: deps.caches.quotas?.list() ?? [],
@@ -227,6 +233,10 @@ async function writeJob(
 ): Promise<void> {
   const now = new Date(clock.now());
   const status = { ...desired, conditions: mergeConditions(job.status?.conditions, desired.conditions, now) };
+  if (isBatchView(job)) {
+    await writeBatchAdmission(deps, job, status, now, warning);
+    return;
+  }
   const written = await apply(
     deps.client,
     {
@@ -253,6 +263,37 @@ async function writeJob(
       namespace: job.metadata.namespace,
       uid: job.metadata.uid,
     };
+    const emit = event.type === 'Warning' ? deps.events.warning : deps.events.normal;
+    await emit.call(deps.events, ref, event.reason, 'Plan', event.note);
+  }
+}
+
+/**
+ * A batch Job's admission goes to its ledger (renters can edit their Jobs, not the operator's namespace), its
+ * Event to the Job.
+ */
+async function writeBatchAdmission(
+  deps: FleetDeps,
+  job: TrainingJob,
+  status: AdmissionStatus,
+  now: Date,
+  warning?: { reason: string; note: string },
+): Promise<void> {
+  const ns = job.metadata.namespace ?? '';
+  const name = job.metadata.name ?? '';
+  const written = await writeLedger(
+    deps.client,
+    deps.ledgerNamespace ?? '',
+    { namespace: ns, name, uid: job.metadata.uid ?? '' },
+    { [LEDGER_ADMISSION]: JSON.stringify(status) },
+    // Written only over the ledger it was planned from (two plans must never both admit onto a node).
+    { fieldManager: PLANNER_MANAGER, resourceVersion: job.metadata.resourceVersion },
+  );
+  deps.expectations.expect('BatchJobLedger', jobKey(job), written.metadata?.resourceVersion, now.getTime());
+  observeAdmission(deps.metrics, job, status, now.getTime());
+  const event = warning ? { type: 'Warning' as const, ...warning } : admissionEvent(job, status);
+  if (event) {
+    const ref = { apiVersion: 'batch/v1', kind: 'Job', name, namespace: ns, uid: job.metadata.uid };
     const emit = event.type === 'Warning' ? deps.events.warning : deps.events.normal;
     await emit.call(deps.events, ref, event.reason, 'Plan', event.note);
   }
@@ -405,7 +446,7 @@ function observe(
   setModeGauges(m, counts);
   m.trainingBid.reset();
   for (const j of view.snapshot.jobs) {
-    const [job_namespace = '', training_job = ''] = j.key.split('/');
+    const [job_namespace = '', training_job = ''] = j.key.replace(/^job\.batch\//, '').split('/');
     m.trainingBid.set({ job_namespace, training_job }, j.bidUsdPerGpuHour);
   }
   setPendingGauges(m, view.jobs.values(), now);

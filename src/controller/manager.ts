@@ -5,6 +5,7 @@ import type {
   KubeConfig,
   KubernetesObject,
   V1ConfigMap,
+  V1Job,
   V1Node,
   V1Pod,
   V1ResourceQuota,
@@ -39,6 +40,15 @@ import type { EgressRules } from '../economics/sources/egress.js';
 import { PoolScope, scopedPoolReconciler } from './scoping.js';
 import { ReferencedConfigMaps } from './configmaps.js';
 import { createUsageReconciler, usageFigures } from './usage/index.js';
+import {
+  batchKey,
+  createBatchJobReconciler,
+  LEDGER_LABEL,
+  LEDGER_LABEL_VALUE,
+  ledgerJobKey,
+  optedIn,
+  trimBatchJob,
+} from './batchjob/index.js';
 
 export interface ManagerOptions {
   /** This replica's name in the Lease and in Events. */
@@ -73,6 +83,11 @@ export interface ManagerOptions {
   nodeWorkers: number;
   jobWorkers: number;
   poolWorkers: number;
+  /**
+   * Renters' batch/v1 Jobs (opted in with rigshift.io/bid-usd-per-gpu-hour) are planned like TrainingJobs;
+   * their ledgers live in `leaderElectionNamespace`. Default true.
+   */
+  batchJobs: boolean;
   cacheSyncTimeoutMs: number;
   /**
    * Watch liveness bound: an informer whose watch delivers neither an event nor a bookmark for this long is
@@ -102,6 +117,7 @@ export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
   nodeWorkers: 8,
   jobWorkers: 4,
   poolWorkers: 2,
+  batchJobs: true,
   cacheSyncTimeoutMs: 120_000,
   watchSilenceSeconds: 90,
 };
@@ -116,6 +132,7 @@ interface Queues {
   pool: WorkQueue;
   /** UsageRecords, keyed by namespace. */
   usage: WorkQueue;
+  batchjob: WorkQueue;
 }
 
 /** Job status changes within this long are folded into one UsageRecord write per namespace. */
@@ -152,6 +169,9 @@ export class Manager {
     quotas: Informer<V1ResourceQuota>;
     policies: Informer<KubernetesObject> | undefined;
     usageRecords: Informer<KubernetesObject>;
+    /** batch/v1 Jobs (those not opted in trimmed), and the ledgers of opted-in ones. */
+    batchJobs: Informer<V1Job> | undefined;
+    ledgers: Informer<V1ConfigMap> | undefined;
   };
   readonly caches: Caches;
   /** The ConfigMaps honoured pools read prices from. */
@@ -241,9 +261,30 @@ export class Manager {
             ...common,
             fieldSelector: `metadata.name=${FLEET_POLICY_NAME}`,
           }),
+      batchJobs: undefined,
+      ledgers: undefined,
     };
+    const batch = this.opts.batchJobs;
+    this.informers.batchJobs = batch
+      ? new Informer<V1Job>(this.client, Kinds.Job, {
+          ...common,
+          name: 'batch jobs',
+          namespace: ns,
+          transform: trimBatchJob,
+        })
+      : undefined;
+    this.informers.ledgers = batch
+      ? new Informer<V1ConfigMap>(this.client, Kinds.ConfigMap, {
+          ...common,
+          name: 'job ledgers',
+          namespace: this.opts.leaderElectionNamespace,
+          labelSelector: `${LEDGER_LABEL}=${LEDGER_LABEL_VALUE}`,
+        })
+      : undefined;
     const inf = this.informers;
     this.caches = {
+      ...(inf.batchJobs && { batchJobs: inf.batchJobs }),
+      ...(inf.ledgers && { ledgers: inf.ledgers }),
       nodes: mergedStore(inf.nodes),
       managedPods: inf.managedPods,
       foreignPods: inf.foreignPods,
@@ -357,6 +398,7 @@ export class Manager {
       q.job.whenIdle(),
       q.pool.whenIdle(),
       q.usage.whenIdle(),
+      q.batchjob.whenIdle(),
     ]);
   }
 
@@ -387,6 +429,8 @@ export class Manager {
       i.policies,
       i.allConfigMaps,
       i.usageRecords,
+      i.batchJobs,
+      i.ledgers,
     ];
     return list.filter(
       (x): x is Informer<KubernetesObject> => x !== undefined,
@@ -478,6 +522,11 @@ export class Manager {
         const assigned = (j as { status?: { assignedNodes?: string[] } }).status?.assignedNodes ?? [];
         if (assigned.includes(node)) q()?.job.add(objectKey(j));
       }
+      // Batch Jobs admitted there: the ledger's admission names the node.
+      for (const l of inf.ledgers?.list() ?? []) {
+        const key = ledgerJobKey(l);
+        if (key && (l.data?.admission ?? '').includes(`"${node}"`)) q()?.batchjob.add(key);
+      }
     };
 
     for (const ev of ['add', 'update', 'delete'] as const) {
@@ -528,11 +577,28 @@ export class Manager {
         // A job being deleted waits for its line.
         for (const j of inf.jobs.list(ns)) if (j.metadata?.deletionTimestamp) q()?.job.add(objectKey(j));
       });
+      inf.batchJobs?.on(ev, (j) => {
+        q()?.batchjob.add(objectKey(j));
+        if (optedIn(j) || inf.ledgers?.list().some((l) => ledgerJobKey(l) === objectKey(j))) fleet();
+      });
+      inf.ledgers?.on(ev, (l) => {
+        const key = ledgerJobKey(l);
+        if (!key) return;
+        const [ns = '', name = ''] = key.split('/');
+        exp.observe(
+          'BatchJobLedger',
+          batchKey(ns, name),
+          ev === 'delete' ? undefined : l.metadata?.resourceVersion,
+        );
+        q()?.batchjob.add(key);
+        fleet();
+      });
       // A quota raised or freed may let a waiting gang in.
       inf.quotas.on(ev, () => fleet());
       inf.policies?.on(ev, () => {
         allNodes();
         for (const j of inf.jobs.list()) q()?.job.add(objectKey(j));
+        for (const j of inf.batchJobs?.list() ?? []) if (optedIn(j)) q()?.batchjob.add(objectKey(j));
         fleet();
       });
     }
@@ -551,6 +617,7 @@ export class Manager {
     const nodeLog = this.log?.child({ controller: 'node' });
     const jobLog = this.log?.child({ controller: 'job' });
     const usageLog = this.log?.child({ controller: 'usage' });
+    const batchLog = this.log?.child({ controller: 'batchjob' });
     return {
       fleet: retryWriteRaces(
         createFleetReconciler({
@@ -560,6 +627,7 @@ export class Manager {
           metrics: this.metrics,
           logger: fleetLog,
           policyRef: () => this.policyEventRef(),
+          ledgerNamespace: this.opts.batchJobs ? this.opts.leaderElectionNamespace : undefined,
         }),
         fleetLog,
       ),
@@ -596,6 +664,16 @@ export class Manager {
             logger: usageLog,
           }),
           usageLog,
+        ),
+      ),
+      batchjob: this.holdWhileStale(
+        retryWriteRaces(
+          createBatchJobReconciler({
+            ...base,
+            ledgerNamespace: this.opts.leaderElectionNamespace,
+            logger: batchLog,
+          }),
+          batchLog,
         ),
       ),
       pool: createPoolReconciler({
@@ -680,6 +758,7 @@ export class Manager {
       job: make('job', this.opts.jobWorkers),
       pool: make('pool', this.opts.poolWorkers),
       usage: make('usage', 2),
+      batchjob: make('batchjob', this.opts.jobWorkers),
     };
     this.queues = queues;
     this.metrics.leader.set(1);
@@ -688,6 +767,11 @@ export class Manager {
     for (const p of inf.pools.list()) queues.pool.add(objectKey(p));
     for (const j of inf.jobs.list()) queues.job.add(objectKey(j));
     for (const j of inf.jobs.list()) queues.usage.add(j.metadata?.namespace ?? '');
+    for (const j of inf.batchJobs?.list() ?? []) if (optedIn(j)) queues.batchjob.add(objectKey(j));
+    for (const l of inf.ledgers?.list() ?? []) {
+      const key = ledgerJobKey(l);
+      if (key) queues.batchjob.add(key);
+    }
     for (const n of this.caches.nodes.list()) queues.node.add(n.metadata?.name ?? '');
     queues.fleet.add(FLEET_KEY);
     for (const queue of Object.values(queues)) queue.start();

@@ -73,6 +73,16 @@ export function trainingJobKeyOf(pod: V1Pod): string | undefined {
  */
 export function trimForeignPod(pod: V1Pod): V1Pod {
   const m = pod.metadata;
+  const owner = m?.ownerReferences?.find(
+    (o) => o.controller && o.kind === 'Job' && o.apiVersion === 'batch/v1',
+  );
+  const jobOwner = owner && {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.name,
+    uid: owner.uid,
+    controller: true,
+  };
   const containers: V1Container[] = [];
   for (const c of pod.spec?.containers ?? []) {
     const limits = extended(c.resources?.limits);
@@ -91,6 +101,8 @@ export function trimForeignPod(pod: V1Pod): V1Pod {
       uid: m?.uid,
       resourceVersion: m?.resourceVersion,
       ...(m?.deletionTimestamp && { deletionTimestamp: m.deletionTimestamp }),
+      // The Job that owns it (a renter's batch Job uses its GPUs on the nodes it was admitted to).
+      ...(jobOwner && { ownerReferences: [jobOwner] }),
     },
     spec: { nodeName: pod.spec?.nodeName, containers },
     status: { phase: pod.status?.phase },

@@ -31,6 +31,8 @@ import {
 import { plannerPolicy } from './policy.js';
 import { poolEconomics, poolName } from './pool-economics.js';
 import { quotaView, type QuotaJob } from './quota.js';
+import { isBatchView } from './batchjob/adapt.js';
+import { BATCH_KEY_PREFIX } from './batchjob/keys.js';
 
 /**
  * Building the planner's Snapshot from what the informer caches hold: a pure function, so every decision the
@@ -183,8 +185,10 @@ function notStartingWhy(job: TrainingJob): string {
     : running.message;
 }
 
+/** `namespace/name`; a batch/v1 Job's view is `job.batch/namespace/name` (the two kinds may share names). */
 export function jobKey(job: Pick<TrainingJob, 'metadata'>): string {
-  return `${job.metadata.namespace ?? ''}/${job.metadata.name ?? ''}`;
+  const key = `${job.metadata.namespace ?? ''}/${job.metadata.name ?? ''}`;
+  return isBatchView(job as TrainingJob) ? `${BATCH_KEY_PREFIX}${key}` : key;
 }
 
 /** The phase of a job from its metadata, spec and conditions. */
@@ -397,9 +401,16 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
     if (job === undefined || !holding.get(node)?.has(job))
       add(reserved, node, podGpus(pod, resourceOf.get(node)));
   }
+  // A renter's batch Job's pods are not the operator's, but on the nodes the Job holds their GPUs are its own.
+  const batchByUid = new Map<string, string>();
+  for (const [key, { job }] of jobs)
+    if (isBatchView(job) && job.metadata.uid) batchByUid.set(job.metadata.uid, key);
   for (const pod of input.foreignPods) {
     const node = pod.spec?.nodeName;
     if (!node || !nodes.has(node) || isTerminal(pod)) continue;
+    const owner = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Job')?.uid;
+    const batch = owner === undefined ? undefined : batchByUid.get(owner);
+    if (batch !== undefined && holding.get(node)?.has(batch)) continue;
     add(reserved, node, podGpus(pod, resourceOf.get(node)));
   }
 
@@ -477,7 +488,8 @@ function jobQuotas(
   for (const snap of snaps) {
     const job = jobs.get(snap.key)?.job;
     const ns = job?.metadata.namespace ?? '';
-    if (!job || !limited.has(ns)) continue;
+    // A batch Job's pods are the Job controller's: their quota refusals show on the Job, and its start deadline.
+    if (!job || isBatchView(job) || !limited.has(ns)) continue;
     quotaJobs.push({
       key: snap.key,
       namespace: ns,

@@ -30,6 +30,7 @@ export const Kinds = {
   Lease: info('coordination.k8s.io/v1', 'Lease', 'leases', true),
   Event: info('events.k8s.io/v1', 'Event', 'events', true),
   PodDisruptionBudget: info('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets', true),
+  Job: info('batch/v1', 'Job', 'jobs', true),
   PriorityClass: info('scheduling.k8s.io/v1', 'PriorityClass', 'priorityclasses', false),
   MiningPool: info('rigshift.io/v1alpha1', 'MiningPool', 'miningpools', true),
   TrainingJob: info('rigshift.io/v1alpha1', 'TrainingJob', 'trainingjobs', true),
