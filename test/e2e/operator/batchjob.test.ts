@@ -1,0 +1,193 @@
+// Issue 11 item 4: renters' batch/v1 Jobs (created suspended, with the bid annotation) are queued, admitted,
+// pinned to their training nodes and unsuspended; an Interruptible one is suspended again when outbid and
+// requeued; a Job without the annotation is never touched.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { Manager } from '../../../src/controller/manager.js';
+import {
+  completesAfter,
+  createWorld,
+  isRunning,
+  jobManifest,
+  MODE,
+  startOperator,
+  waitAllMining,
+  waitFor,
+  type World,
+} from './harness.js';
+
+let w: World;
+let op: Manager | undefined;
+
+beforeAll(async () => {
+  w = await createWorld({ prefix: 'op-batchjob', nodes: 2 });
+  op = await startOperator(w);
+  await waitAllMining(w);
+}, 120_000);
+
+afterAll(async () => {
+  await op?.stop();
+  await w?.cleanup();
+}, 60_000);
+
+function batchJob(
+  name: string,
+  annotations: Record<string, string>,
+  opts: { gpus?: number; podAnnotations?: Record<string, string>; indexed?: boolean } = {},
+): object {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, annotations },
+    spec: {
+      suspend: true,
+      parallelism: 1,
+      completions: 1,
+      ...(opts.indexed && { completionMode: 'Indexed' }),
+      backoffLimit: 0,
+      template: {
+        metadata: { annotations: opts.podAnnotations ?? {} },
+        spec: {
+          restartPolicy: 'Never',
+          terminationGracePeriodSeconds: 1,
+          nodeSelector: { 'kubernetes.io/os': 'linux' },
+          containers: [
+            {
+              name: 'train',
+              image: 'train:1',
+              resources: { limits: { 'nvidia.com/gpu': String(opts.gpus ?? 8) } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+const getJob = (name: string) => w.get<V1Job>('Job', name);
+const podsOf = async (name: string): Promise<V1Pod[]> => w.pods(`batch.kubernetes.io/job-name=${name}`);
+const ann = (j: V1Job | undefined, k: string) => j?.metadata?.annotations?.[k];
+
+it('a suspended Job with the bid annotation and 8 GPUs is admitted, runs on its training node, completes; the node mines again; a Job without the annotation is never touched', async () => {
+  await w.apply(
+    batchJob(
+      'train',
+      { 'rigshift.io/bid-usd-per-gpu-hour': '1.00' },
+      { podAnnotations: completesAfter(4), indexed: true },
+    ),
+    batchJob('plain', {}),
+  );
+  const plainBefore = await getJob('plain');
+
+  const started = await waitFor(
+    'Job train unsuspended on a training node',
+    async () => {
+      const j = await getJob('train');
+      return j?.spec?.suspend === false ? j : undefined;
+    },
+    60_000,
+  );
+  const node = ann(started, 'rigshift.io/assigned-nodes') ?? '';
+  expect(w.nodes).toContain(node);
+  expect((await w.modes())[node]).toBe('training');
+  const tmpl = started.spec?.template;
+  expect(tmpl?.spec?.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', [MODE]: 'training' });
+  expect(tmpl?.spec?.tolerations).toContainEqual(
+    expect.objectContaining({ key: 'rigshift.io/reserved', value: 'training', effect: 'NoSchedule' }),
+  );
+  const terms =
+    tmpl?.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  expect(terms).toEqual([
+    { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] },
+  ]);
+  // The priority class is not set: the renter's pods are not the operator's (see README, batch Jobs).
+  expect(tmpl?.spec?.priorityClassName).toBeUndefined();
+  expect(tmpl?.metadata?.annotations?.['rigshift.io/WORLD_SIZE']).toBe('1');
+  expect(tmpl?.metadata?.annotations?.['rigshift.io/PET_NPROC_PER_NODE']).toBe('8');
+
+  const pods = await waitFor(
+    'the Job pod running on the training node',
+    async () => {
+      const ps = (await podsOf('train')).filter((p) => isRunning(p) || p.status?.phase === 'Succeeded');
+      return ps.length > 0 ? ps : undefined;
+    },
+    30_000,
+  );
+  expect(pods.map((p) => p.spec?.nodeName)).toEqual([node]);
+
+  const done = await waitFor(
+    'Job train Succeeded',
+    async () => {
+      const j = await getJob('train');
+      return j?.metadata?.labels?.['rigshift.io/state'] === 'Succeeded' ? j : undefined;
+    },
+    40_000,
+  );
+  expect(done.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')).toBe(true);
+  await waitFor(`${node} mining again`, async () => (await w.modes())[node] === 'mining', 30_000);
+  const reasons = (await w.events('train')).map((e) => e.reason);
+  expect(reasons).toEqual(expect.arrayContaining(['Admitted', 'Unsuspended']));
+
+  // Never touched: same resourceVersion, still suspended, no rigshift label or annotation, no Event.
+  const plain = await getJob('plain');
+  expect(plain?.metadata?.resourceVersion).toBe(plainBefore?.metadata?.resourceVersion);
+  expect(plain?.spec?.suspend).toBe(true);
+  expect(plain?.metadata?.labels?.['rigshift.io/state']).toBeUndefined();
+  expect(await w.events('plain')).toEqual([]);
+}, 150_000);
+
+it('an Interruptible Job outbid by a higher bid is suspended again and requeued', async () => {
+  await w.apply(
+    batchJob('spot', {
+      'rigshift.io/bid-usd-per-gpu-hour': '0.50',
+      'rigshift.io/tier': 'Interruptible',
+    }),
+  );
+  const running = await waitFor(
+    'Job spot Running',
+    async () => {
+      const j = await getJob('spot');
+      return j?.metadata?.labels?.['rigshift.io/state'] === 'Running' ? j : undefined;
+    },
+    60_000,
+  );
+  expect(running.spec?.suspend).toBe(false);
+
+  // A 2×8 gang bidding more needs both nodes.
+  await w.apply(jobManifest(w.ns, 'big', { replicas: 2, bidUsdPerGpuHour: '2.00' }));
+  const preempted = await waitFor(
+    'Job spot suspended and Preempted',
+    async () => {
+      const j = await getJob('spot');
+      return j?.spec?.suspend === true && j.metadata?.labels?.['rigshift.io/state'] === 'Preempted'
+        ? j
+        : undefined;
+    },
+    60_000,
+  );
+  expect(ann(preempted, 'rigshift.io/preemptions')).toBe('1');
+  expect(ann(preempted, 'rigshift.io/message')).toMatch(/preempted/);
+  await waitFor('spot pods gone', async () => (await podsOf('spot')).length === 0, 30_000);
+  // Its template is the renter's again while it waits.
+  const restored = await waitFor('spot template restored', async () => {
+    const j = await getJob('spot');
+    return j?.spec?.template?.spec?.tolerations === undefined ? j : undefined;
+  });
+  expect(restored.spec?.template?.spec?.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+  const reasons = (await w.events('spot')).map((e) => e.reason);
+  expect(reasons).toEqual(expect.arrayContaining(['Preempted', 'Suspended']));
+
+  // Requeued: once the big job is gone it is admitted and unsuspended again.
+  await w.client.rest.request({
+    method: 'DELETE',
+    path: `/apis/rigshift.io/v1alpha1/namespaces/${w.ns}/trainingjobs/big`,
+  });
+  await waitFor(
+    'Job spot Running again',
+    async () => {
+      const j = await getJob('spot');
+      return j?.spec?.suspend === false && j.metadata?.labels?.['rigshift.io/state'] === 'Running';
+    },
+    60_000,
+  );
+}, 180_000);
