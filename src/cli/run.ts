@@ -48,6 +48,10 @@ export const runOptionsSchema = z
       .string()
       .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a Lease name')
       .default(DEFAULT_MANAGER_OPTIONS.leaderElectionId),
+    jobGrants: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a ConfigMap name')
+      .default(DEFAULT_MANAGER_OPTIONS.jobGrantsConfigMap),
     leaseDuration: seconds('--lease-duration').default(DEFAULT_MANAGER_OPTIONS.leaseDurationSeconds),
     renewDeadline: seconds('--renew-deadline').default(DEFAULT_MANAGER_OPTIONS.renewDeadlineSeconds),
     retryPeriod: seconds('--retry-period').default(DEFAULT_MANAGER_OPTIONS.retryPeriodSeconds),
@@ -153,6 +157,13 @@ export function registerRun(program: Command): void {
     .addOption(opt('--leader-elect', 'run for leadership through a Lease; only the leader acts'))
     .addOption(opt('--leader-election-namespace <ns>', 'namespace of the Lease', 'POD_NAMESPACE'))
     .addOption(opt('--leader-election-id <name>', 'name of the Lease'))
+    .addOption(
+      opt(
+        '--job-grants <configmap>',
+        'ConfigMap in --leader-election-namespace listing the renter batch Jobs the operator started, and their ' +
+          'nodes (the chart’s renter GPU policy reads it); default rigshift-job-grants',
+      ),
+    )
     .addOption(opt('--lease-duration <seconds>', 'how long a standby waits for a silent leader'))
     .addOption(
       opt('--renew-deadline <seconds>', 'the leader steps down when it could not renew for this long'),
@@ -256,6 +267,7 @@ export function registerRun(program: Command): void {
         leaderElect: o.leaderElect,
         leaderElectionNamespace: o.leaderElectionNamespace,
         leaderElectionId: o.leaderElectionId,
+        jobGrantsConfigMap: o.jobGrants,
         leaseDurationSeconds: o.leaseDuration,
         renewDeadlineSeconds: o.renewDeadline,
         retryPeriodSeconds: o.retryPeriod,

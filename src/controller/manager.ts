@@ -43,6 +43,7 @@ import { createUsageReconciler, usageFigures } from './usage/index.js';
 import {
   batchKey,
   createBatchJobReconciler,
+  DEFAULT_GRANTS_CONFIGMAP,
   LEDGER_LABEL,
   LEDGER_LABEL_VALUE,
   ledgerJobKey,
@@ -88,6 +89,8 @@ export interface ManagerOptions {
    * their ledgers live in `leaderElectionNamespace`. Default true.
    */
   batchJobs: boolean;
+  /** The ConfigMap (in `leaderElectionNamespace`) of GPU grants the chart's renter GPU policy reads. */
+  jobGrantsConfigMap: string;
   cacheSyncTimeoutMs: number;
   /**
    * Watch liveness bound: an informer whose watch delivers neither an event nor a bookmark for this long is
@@ -118,6 +121,7 @@ export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
   jobWorkers: 4,
   poolWorkers: 2,
   batchJobs: true,
+  jobGrantsConfigMap: DEFAULT_GRANTS_CONFIGMAP,
   cacheSyncTimeoutMs: 120_000,
   watchSilenceSeconds: 90,
 };
@@ -671,6 +675,7 @@ export class Manager {
           createBatchJobReconciler({
             ...base,
             ledgerNamespace: this.opts.leaderElectionNamespace,
+            grantsConfigMap: this.opts.jobGrantsConfigMap,
             logger: batchLog,
           }),
           batchLog,

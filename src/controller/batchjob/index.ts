@@ -5,3 +5,4 @@ export * from './progress.js';
 export * from './reconciler.js';
 export * from './template.js';
 export * from './views.js';
+export * from './grants.js';

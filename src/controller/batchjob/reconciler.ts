@@ -24,6 +24,7 @@ import {
 import {
   EARNED_ANNOTATION,
   GPU_HOURS_ANNOTATION,
+  LEDGER_JOB_UID,
   LEDGER_ORIGINAL,
   LEDGER_PROGRESS,
   MESSAGE_ANNOTATION,
@@ -33,6 +34,7 @@ import {
   STATE_LABEL,
 } from './keys.js';
 import { deleteLedger, findLedger, ledgersOf, writeLedger } from './ledger.js';
+import { DEFAULT_GRANTS_CONFIGMAP, grantedNodes, grantValue, setGrant } from './grants.js';
 import { batchProgress, batchState } from './progress.js';
 import {
   placedScheduling,
@@ -51,6 +53,8 @@ export interface BatchJobDeps {
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   /** Where the Jobs' ledgers live (the operator's namespace). */
   ledgerNamespace: string;
+  /** The grants ConfigMap the renter GPU policy reads (in the ledger namespace). */
+  grantsConfigMap?: string | undefined;
   dryRun?: boolean;
   clock?: Clock;
   logger?: Logger | undefined;
@@ -68,6 +72,17 @@ export function createBatchJobReconciler(deps: BatchJobDeps): ReconcileFn {
   const clock = deps.clock ?? systemClock;
   const log = deps.logger;
   const ledgerNs = deps.ledgerNamespace;
+  const grants = { namespace: ledgerNs, name: deps.grantsConfigMap ?? DEFAULT_GRANTS_CONFIGMAP };
+  /** Grants or revokes (null) a Job's GPU pods on nodes; written only when it changes. */
+  const ensureGrant = async (
+    uid: string,
+    nodes: readonly string[] | null,
+    signal: AbortSignal,
+  ): Promise<void> => {
+    const have = grantedNodes(deps.caches.ledgers, grants, uid);
+    if ((nodes === null && have === undefined) || (nodes !== null && have === grantValue(nodes))) return;
+    await setGrant(deps.client, grants, uid, nodes, signal);
+  };
 
   return async (key, signal): Promise<ReconcileResult | void> => {
     const { namespace, name } = splitKey(key);
@@ -77,8 +92,10 @@ export function createBatchJobReconciler(deps: BatchJobDeps): ReconcileFn {
     const uid = job?.metadata?.uid ?? '';
     // Ledgers of a deleted Job, or of an earlier Job of the same name, go.
     for (const old of ledgersOf(deps.caches.ledgers, namespace, name)) {
-      if (old.metadata?.name !== findLedger(deps.caches.ledgers, ledgerNs, uid)?.metadata?.name)
-        await deleteLedger(deps.client, old, signal);
+      if (old.metadata?.name === findLedger(deps.caches.ledgers, ledgerNs, uid)?.metadata?.name) continue;
+      const oldUid = old.metadata?.annotations?.[LEDGER_JOB_UID];
+      if (oldUid) await ensureGrant(oldUid, null, signal);
+      await deleteLedger(deps.client, old, signal);
     }
     if (!job) return;
     const cm = findLedger(deps.caches.ledgers, ledgerNs, uid);
@@ -90,6 +107,7 @@ export function createBatchJobReconciler(deps: BatchJobDeps): ReconcileFn {
     const ref: ObjectReference = { apiVersion: 'batch/v1', kind: 'Job', namespace, name, uid };
     const adapted = adaptBatchJob(job, ledger);
     if (!adapted.ok) {
+      await ensureGrant(uid, null, signal);
       if (adapted.reason === 'BidRemoved' && !job.spec?.suspend) {
         await suspend(job);
         await deps.events.warning(ref, 'Suspended', 'Suspend', adapted.message);
@@ -105,6 +123,7 @@ export function createBatchJobReconciler(deps: BatchJobDeps): ReconcileFn {
     const admitted = (phase === 'admitted' || phase === 'running') && nodes !== undefined;
     const finished = jobFinished(job);
 
+    if (finished || !admitted) await ensureGrant(uid, null, signal);
     if (!finished) {
       if (admitted) {
         const placed = placedScheduling(ledger.original ?? schedulingOf(job.spec?.template?.spec), {
@@ -130,6 +149,8 @@ export function createBatchJobReconciler(deps: BatchJobDeps): ReconcileFn {
             ledger.original = original;
             ledger.resourceVersion = written.metadata?.resourceVersion;
           }
+          // The renter GPU policy lets the Job controller create its pods, pinned to these nodes.
+          await ensureGrant(uid, nodes, signal);
           await patchJob(job, {
             spec: {
               suspend: false,

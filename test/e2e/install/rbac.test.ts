@@ -73,6 +73,7 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['create', 'usagerecords.rigshift.io', 'any-team'], // the month's bill of a renter namespace
     ['patch', 'usagerecords.rigshift.io/status', 'any-team'],
     ['watch', 'usagerecords.rigshift.io', undefined],
+    ['watch', 'jobs.batch', undefined], // renters' batch Jobs (written only if opted in)
   ];
   const denied: [string, string, string | undefined][] = [
     ['get', 'secrets', undefined], // all namespaces: only per namespace (see below)
@@ -89,7 +90,8 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['delete', 'nodes', undefined],
     ['update', 'nodes', undefined],
     ['patch', 'nodes/status', undefined],
-    ['create', 'configmaps', undefined],
+    ['create', 'configmaps', undefined], // only in the release namespace: batch Jobs' ledgers and grants
+    ['patch', 'jobs.batch', undefined],
     ['list', 'poddisruptionbudgets.policy', undefined], // evictions report the budget that blocks them
     ['patch', 'miningpools.rigshift.io', 'any-team'], // the operator never writes spec
     ['update', 'fleetpolicies.rigshift.io', undefined],
@@ -120,6 +122,7 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
         ['create', 'services'],
         ['get', 'services'],
         ['delete', 'trainingjobs.rigshift.io'], // ttlSecondsAfterFinished
+        ['patch', 'jobs.batch'], // a renter's batch Job: suspend, and its template's scheduling fields
       ] as const) {
         expect(`${verb} ${resource} in ${ns}: ${await canI(rbac.username, verb, resource, ns)}`).toBe(
           `${verb} ${resource} in ${ns}: yes`,
@@ -130,6 +133,10 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     expect(await canI(rbac.username, 'create', 'pods/eviction', other)).toBe('no');
     expect(await canI(rbac.username, 'create', 'services', other)).toBe('no');
     expect(await canI(rbac.username, 'delete', 'trainingjobs.rigshift.io', other)).toBe('no');
+    expect(await canI(rbac.username, 'patch', 'jobs.batch', other)).toBe('no');
+    // Batch Jobs' ledgers and grants: ConfigMaps of the release namespace only.
+    expect(await canI(rbac.username, 'create', 'configmaps', release)).toBe('yes');
+    expect(await canI(rbac.username, 'create', 'configmaps', workload)).toBe('no');
   });
 
   it('gets Secrets (a price feed API key) by name in the workload namespaces only, never lists them', async () => {

@@ -76,7 +76,7 @@ beforeAll(async () => {
     `priorityClasses.mining.name=${classes.mining},priorityClasses.training.name=${classes.training}`,
     '--set-json',
     `rbac.workloadNamespaces=${JSON.stringify([renter])}`,
-    ...['aggregate-roles', 'priorityclasses', 'priorityclass-policy', 'gpu-policy'].flatMap((t) => [
+    ...['aggregate-roles', 'priorityclasses', 'priorityclass-policy', 'gpu-policy', 'job-grants'].flatMap((t) => [
       '--show-only',
       `templates/${t}.yaml`,
     ]),
@@ -203,8 +203,9 @@ describe('a renter with edit in their namespace', () => {
     const r = await as(alice, ['create', '-f', '-'], pod(renter, undefined, 8));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(
-      `pods in ${renter} get GPUs only through a TrainingJob: the farm rents its GPUs through rigshift ` +
-        `(${rbac.username} creates the training pods), so submit a TrainingJob with your bid instead`,
+      `pods in ${renter} get GPUs only through rigshift: the farm rents its GPUs through the market ` +
+        `(${rbac.username} creates the training pods, or starts your batch/v1 Job created suspended with the ` +
+        'rigshift.io/bid-usd-per-gpu-hour annotation), so submit a TrainingJob or such a Job with your bid instead',
     );
     // In a namespace that is no renter's (not in rbac.workloadNamespaces) the policy does not apply.
     const admin = await c.kubectl(['create', '--dry-run=server', '-f', '-'], {
