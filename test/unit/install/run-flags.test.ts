@@ -17,6 +17,7 @@ it('passes the flags of the operator design to rigshift run', () => {
     [
       '--identity',
       '--in-cluster',
+      '--job-grants',
       '--leader-elect',
       '--leader-election-id',
       '--leader-election-namespace',
