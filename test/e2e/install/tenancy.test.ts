@@ -76,10 +76,9 @@ beforeAll(async () => {
     `priorityClasses.mining.name=${classes.mining},priorityClasses.training.name=${classes.training}`,
     '--set-json',
     `rbac.workloadNamespaces=${JSON.stringify([renter])}`,
-    ...['aggregate-roles', 'priorityclasses', 'priorityclass-policy', 'gpu-policy', 'job-grants'].flatMap((t) => [
-      '--show-only',
-      `templates/${t}.yaml`,
-    ]),
+    ...['aggregate-roles', 'priorityclasses', 'priorityclass-policy', 'gpu-policy', 'job-grants'].flatMap(
+      (t) => ['--show-only', `templates/${t}.yaml`],
+    ),
   ]);
   await c.kubectl(['apply', '--server-side', '--field-manager=rigshift-tenancy-test', '-f', '-'], {
     input: extra,
@@ -246,6 +245,151 @@ describe('a renter with edit in their namespace', () => {
     const pods = await c.kubectl(['get', 'pods', '-n', renter, '-l', 'app=sneaky', '-o', 'name']);
     expect(pods.stdout.trim()).toBe('');
   });
+
+  it('gets GPUs through a batch Job only as the operator grants: listed in the grants, pinned to the granted nodes', async () => {
+    const grants = (yaml.loadAll(extra) as { kind?: string; metadata?: { name?: string } }[]).find(
+      (o) => o?.kind === 'ConfigMap' && o.metadata?.name?.endsWith('-job-grants'),
+    )?.metadata?.name;
+    expect(grants).toBeDefined();
+    const gpuJob = (name: string, nodes: string[], suspend: boolean) =>
+      yaml.dump({
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name, namespace: renter },
+        spec: {
+          suspend,
+          backoffLimit: 0,
+          template: {
+            spec: {
+              restartPolicy: 'Never',
+              affinity: {
+                nodeAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: {
+                    nodeSelectorTerms: [
+                      {
+                        matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: nodes }],
+                      },
+                    ],
+                  },
+                },
+              },
+              containers: [{ name: 'c', image: 'x:1', resources: { limits: { 'nvidia.com/gpu': '8' } } }],
+            },
+          },
+        },
+      });
+    const failedCreate = (name: string) =>
+      waitFor(
+        `the Job controller to report ${name}'s pod refused`,
+        async () => {
+          const ev = JSON.parse(
+            (
+              await c.kubectl([
+                'get',
+                'events',
+                '-n',
+                renter,
+                '--field-selector',
+                `involvedObject.name=${name},reason=FailedCreate`,
+                '-o',
+                'json',
+              ])
+            ).stdout,
+          ) as { items: { message: string }[] };
+          return ev.items[0]?.message;
+        },
+        30_000,
+      );
+    const podsOf = async (name: string) =>
+      (
+        await c.kubectl([
+          'get',
+          'pods',
+          '-n',
+          renter,
+          '-l',
+          `batch.kubernetes.io/job-name=${name}`,
+          '-o',
+          'name',
+        ])
+      ).stdout.trim();
+    const uidOf = async (name: string) =>
+      (await c.kubectl(['get', 'job', name, '-n', renter, '-o', 'jsonpath={.metadata.uid}'])).stdout.trim();
+    const grant = (uid: string, nodes: string) =>
+      c.kubectl([
+        'patch',
+        'configmap',
+        grants ?? '',
+        '-n',
+        farm,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ data: { [uid]: nodes } }),
+      ]);
+
+    // The renter's own GPU Job: the Job controller's pod is refused.
+    expect(
+      (await as(alice, ['apply', '--server-side', '-f', '-'], gpuJob('own', ['gpu-a'], false))).code,
+    ).toBe(0);
+    expect(await failedCreate('own')).toMatch(/get GPUs only through rigshift/);
+    expect(await podsOf('own')).toBe('');
+    // Granted by the operator (here the test, as the farm admin) for gpu-a, pinned to gpu-a: the pod is created.
+    expect(
+      (await as(alice, ['apply', '--server-side', '-f', '-'], gpuJob('granted', ['gpu-a'], true))).code,
+    ).toBe(0);
+    await grant(await uidOf('granted'), 'gpu-a gpu-b');
+    expect(
+      (
+        await as(alice, [
+          'patch',
+          'job',
+          'granted',
+          '-n',
+          renter,
+          '--type=merge',
+          '-p',
+          '{"spec":{"suspend":false}}',
+        ])
+      ).code,
+    ).toBe(0);
+    await waitFor('the granted Job’s pod', async () => (await podsOf('granted')) !== '', 30_000);
+    // Granted, but pinned to a node it was not granted: refused.
+    expect(
+      (await as(alice, ['apply', '--server-side', '-f', '-'], gpuJob('astray', ['gpu-c'], true))).code,
+    ).toBe(0);
+    await grant(await uidOf('astray'), 'gpu-a');
+    expect(
+      (
+        await as(alice, [
+          'patch',
+          'job',
+          'astray',
+          '-n',
+          renter,
+          '--type=merge',
+          '-p',
+          '{"spec":{"suspend":false}}',
+        ])
+      ).code,
+    ).toBe(0);
+    expect(await failedCreate('astray')).toMatch(/get GPUs only through rigshift/);
+    expect(await podsOf('astray')).toBe('');
+    // And the renter cannot write the grants.
+    expect(
+      forbidden(
+        await as(alice, [
+          'patch',
+          'configmap',
+          grants ?? '',
+          '-n',
+          farm,
+          '--type=merge',
+          '-p',
+          '{"data":{"x":"y"}}',
+        ]),
+      ),
+    ).toBe(true);
+  }, 90_000);
 
   it('cannot read another namespace’s TrainingJobs', async () => {
     await c.kubectl(['apply', '--server-side', '-f', '-'], { input: job(other, 'secret-project') });
