@@ -96,7 +96,11 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       foreignPods: deps.caches.foreignPods.list(),
       jobs: [
         ...deps.parsed.jobsOf(deps.caches.jobs),
-        ...(deps.ledgerNamespace === undefined ? [] : batchJobViews(deps.caches, deps.ledgerNamespace)),
+        ...(deps.ledgerNamespace === undefined
+          ? []
+          : batchJobViews(deps.caches, deps.ledgerNamespace, (job, reason, message) =>
+              deps.logger?.debug({ job, reason, message }, 'batch job not planned'),
+            )),
       ],
       pools: deps.parsed.poolsOf(deps.caches.pools),
       policy: policy.spec,

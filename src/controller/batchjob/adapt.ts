@@ -135,8 +135,12 @@ export function adaptBatchJob(job: V1Job, ledger: Ledger): Adapted {
     };
   }
   const tmpl = job.spec?.template?.spec;
+  // The renter's selector: as saved before the operator first pinned the template, else as found less the
+  // operator's own keys (the cache may show the pinned template before the ledger that saved the original).
   const renter = ledger.original ?? {
-    ...(tmpl?.nodeSelector && { nodeSelector: tmpl.nodeSelector }),
+    nodeSelector: Object.fromEntries(
+      Object.entries(tmpl?.nodeSelector ?? {}).filter(([k]) => !k.startsWith('rigshift.io/')),
+    ),
   };
   const parallelism = job.spec?.parallelism ?? 1;
   const completions = job.spec?.completions;

@@ -1,4 +1,4 @@
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Job } from '@kubernetes/client-node';
 import { findCondition } from '../../api/v1alpha1/index.js';
 import { systemClock, type Clock } from '../../kube/clock.js';
 import type { KubeClient } from '../../kube/client.js';
@@ -135,17 +135,17 @@ export function createBatchJobReconciler(deps: BatchJobDeps): ReconcileFn {
           const node = deps.caches.nodes.get(undefined, n);
           return node !== undefined && nodeState(node, policy).mode === 'training';
         });
+        // Kubernetes lets a suspended Job's template change only while status.startTime is unset; a Job that
+        // ran before keeps it, so it is cleared first (as Kueue does).
+        if (job.spec?.suspend && ready && job.status?.startTime) {
+          await clearStartTime(job);
+          return;
+        }
         if (job.spec?.suspend && ready) {
           // The renter's fields first (a crash after this write restores exactly them), then the Job.
           if (!ledger.original) {
             const original = schedulingOf(job.spec.template?.spec);
-            const written = await writeLedger(
-              deps.client,
-              ledgerNs,
-              { namespace: jobNs, name, uid },
-              { [LEDGER_ORIGINAL]: JSON.stringify(original) },
-              { fieldManager: FIELD_MANAGER, resourceVersion: ledger.resourceVersion, signal },
-            );
+            const written = await writeOwn(ledger, { [LEDGER_ORIGINAL]: JSON.stringify(original) });
             ledger.original = original;
             ledger.resourceVersion = written.metadata?.resourceVersion;
           }
@@ -190,14 +190,14 @@ export function createBatchJobReconciler(deps: BatchJobDeps): ReconcileFn {
         await deps.events.warning(ref, 'Suspended', 'Suspend', `${why}; suspended and queued again`);
         log?.info({ job: key, why }, 'batch job suspended');
         return;
-      } else if (ledger.original && !job.status?.startTime && !job.status?.active) {
+      } else if (ledger.original && !schedulingIs(job.spec.template?.spec, ledger.original)) {
         // Stopped: the renter's own scheduling fields back, so the Job is as they wrote it while it waits.
-        if (!schedulingIs(job.spec.template?.spec, ledger.original)) {
+        if (job.status?.startTime) await clearStartTime(job);
+        else
           await patchJob(job, {
             spec: { template: { spec: schedulingPatch(job.spec.template?.spec, ledger.original) } },
           });
-          return;
-        }
+        return;
       }
     }
 
@@ -241,17 +241,43 @@ export function createBatchJobReconciler(deps: BatchJobDeps): ReconcileFn {
       }
     }
 
+    async function clearStartTime(j: V1Job): Promise<void> {
+      try {
+        await deps.client.rest.request({
+          method: 'PATCH',
+          path: resourcePath(Kinds.Job, { namespace, name, subresource: 'status' }),
+          contentType: 'application/merge-patch+json',
+          body: { metadata: { resourceVersion: j.metadata?.resourceVersion }, status: { startTime: null } },
+          query: { fieldManager: FIELD_MANAGER },
+          signal,
+        });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+
     async function suspend(j: V1Job): Promise<void> {
       await patchJob(j, { spec: { suspend: true } });
     }
 
     async function writeProgress(l: Ledger, p: LedgerProgress): Promise<void> {
       if (l.progress && deepEqual(l.progress, p)) return;
-      await writeLedger(
+      await writeOwn(l, { [LEDGER_PROGRESS]: JSON.stringify(p) });
+    }
+
+    /**
+     * The reconciler's keys of the ledger, all of them in every apply: server-side apply drops the keys a
+     * manager owned and leaves out.
+     */
+    async function writeOwn(l: Ledger, change: Record<string, string>): Promise<V1ConfigMap> {
+      const data: Record<string, string> = {};
+      if (l.progress) data[LEDGER_PROGRESS] = JSON.stringify(l.progress);
+      if (l.original) data[LEDGER_ORIGINAL] = JSON.stringify(l.original);
+      return writeLedger(
         deps.client,
         ledgerNs,
         { namespace: jobNs, name, uid },
-        { [LEDGER_PROGRESS]: JSON.stringify(p) },
+        { ...data, ...change },
         { fieldManager: FIELD_MANAGER, resourceVersion: l.resourceVersion, signal },
       );
     }

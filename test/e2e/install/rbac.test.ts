@@ -92,6 +92,7 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['patch', 'nodes/status', undefined],
     ['create', 'configmaps', undefined], // only in the release namespace: batch Jobs' ledgers and grants
     ['patch', 'jobs.batch', undefined],
+    ['patch', 'jobs.batch/status', undefined],
     ['list', 'poddisruptionbudgets.policy', undefined], // evictions report the budget that blocks them
     ['patch', 'miningpools.rigshift.io', 'any-team'], // the operator never writes spec
     ['update', 'fleetpolicies.rigshift.io', undefined],
@@ -123,6 +124,7 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
         ['get', 'services'],
         ['delete', 'trainingjobs.rigshift.io'], // ttlSecondsAfterFinished
         ['patch', 'jobs.batch'], // a renter's batch Job: suspend, and its template's scheduling fields
+        ['patch', 'jobs.batch/status'], // a preempted Job's startTime, cleared before it is pinned again
       ] as const) {
         expect(`${verb} ${resource} in ${ns}: ${await canI(rbac.username, verb, resource, ns)}`).toBe(
           `${verb} ${resource} in ${ns}: yes`,
@@ -134,6 +136,8 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     expect(await canI(rbac.username, 'create', 'services', other)).toBe('no');
     expect(await canI(rbac.username, 'delete', 'trainingjobs.rigshift.io', other)).toBe('no');
     expect(await canI(rbac.username, 'patch', 'jobs.batch', other)).toBe('no');
+    expect(await canI(rbac.username, 'patch', 'jobs.batch/status', other)).toBe('no');
+    expect(await canI(rbac.username, 'update', 'jobs.batch', workload)).toBe('no'); // merge patches only
     // Batch Jobs' ledgers and grants: ConfigMaps of the release namespace only.
     expect(await canI(rbac.username, 'create', 'configmaps', release)).toBe('yes');
     expect(await canI(rbac.username, 'create', 'configmaps', workload)).toBe('no');

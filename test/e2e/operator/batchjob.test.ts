@@ -165,7 +165,8 @@ it('an Interruptible Job outbid by a higher bid is suspended again and requeued'
     },
     60_000,
   );
-  expect(ann(preempted, 'rigshift.io/preemptions')).toBe('1');
+  // Preempted at least once (the planner may first move it to the other node, then need both).
+  expect(Number(ann(preempted, 'rigshift.io/preemptions'))).toBeGreaterThanOrEqual(1);
   expect(ann(preempted, 'rigshift.io/message')).toMatch(/preempted/);
   await waitFor('spot pods gone', async () => (await podsOf('spot')).length === 0, 30_000);
   // Its template is the renter's again while it waits.

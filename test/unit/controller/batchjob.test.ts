@@ -87,6 +87,18 @@ describe('adaptBatchJob', () => {
     expect(jobPhase(a.view)).toBe('admitted');
   });
 
+  it('reads the renter’s selector without the operator’s keys when the ledger has no original yet', () => {
+    const pinned = job();
+    pinned.spec!.template.spec!.nodeSelector = { zone: 'a', 'rigshift.io/mode': 'training' };
+    const a = adaptBatchJob(pinned, {});
+    expect(a.ok && a.view.spec.nodeSelector).toEqual({ zone: 'a' });
+    const saved = adaptBatchJob(
+      pinned,
+      readLedger(ledger({ 'original-scheduling': { nodeSelector: { zone: 'b' } } })),
+    );
+    expect(saved.ok && saved.view.spec.nodeSelector).toEqual({ zone: 'b' });
+  });
+
   it('keeps the tier it was first queued with', () => {
     const l = readLedger(ledger({ progress: { tier: 'Interruptible' } }));
     const a = adaptBatchJob(job({}, { 'rigshift.io/tier': 'OnDemand' }), l);
