@@ -153,8 +153,10 @@ it('an Interruptible Job outbid by a higher bid is suspended again and requeued'
   );
   expect(running.spec?.suspend).toBe(false);
 
-  // A 2×8 gang bidding more needs both nodes.
-  await w.apply(jobManifest(w.ns, 'big', { replicas: 2, bidUsdPerGpuHour: '2.00' }));
+  // A 2×8 gang bidding more needs both nodes (its pods stop in 1 s when it is deleted below).
+  await w.apply(
+    jobManifest(w.ns, 'big', { replicas: 2, bidUsdPerGpuHour: '2.00', checkpointGracePeriodSeconds: 1 }),
+  );
   const preempted = await waitFor(
     'Job spot suspended and Preempted',
     async () => {
@@ -167,7 +169,8 @@ it('an Interruptible Job outbid by a higher bid is suspended again and requeued'
   );
   // Preempted at least once (the planner may first move it to the other node, then need both).
   expect(Number(ann(preempted, 'rigshift.io/preemptions'))).toBeGreaterThanOrEqual(1);
-  expect(ann(preempted, 'rigshift.io/message')).toMatch(/preempted/);
+  // The message says why it waits now (the preemption, then the queue's reason); the Event keeps the why.
+  expect(ann(preempted, 'rigshift.io/message')).toMatch(/\S/);
   await waitFor('spot pods gone', async () => (await podsOf('spot')).length === 0, 30_000);
   // Its template is the renter's again while it waits.
   const restored = await waitFor('spot template restored', async () => {
@@ -175,8 +178,11 @@ it('an Interruptible Job outbid by a higher bid is suspended again and requeued'
     return j?.spec?.template?.spec?.tolerations === undefined ? j : undefined;
   });
   expect(restored.spec?.template?.spec?.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
-  const reasons = (await w.events('spot')).map((e) => e.reason);
-  expect(reasons).toEqual(expect.arrayContaining(['Preempted', 'Suspended']));
+  const events = await w.events('spot');
+  expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(['Preempted', 'Suspended']));
+  expect(events.find((e) => e.reason === 'Suspended')?.note).toMatch(
+    /^preempted: .*suspended and queued again/,
+  );
 
   // Requeued: once the big job is gone it is admitted and unsuspended again.
   await w.client.rest.request({
