@@ -87,6 +87,7 @@ describe('helm lint and template', () => {
         'ClusterRole', // metrics-reader (bound to metrics.readers, none by default)
         'ClusterRole', // farm-admin (MiningPool and FleetPolicy writes, bound by no one)
         'ClusterRoleBinding',
+        'ConfigMap', // job-grants: the batch Jobs the renter GPU policy lets the Job controller give GPUs
         'CustomResourceDefinition', // fleetpolicies
         'CustomResourceDefinition', // miningpools
         'CustomResourceDefinition', // trainingjobs
@@ -340,7 +341,13 @@ describe('helm lint and template', () => {
 
   it('renders the alerts (off by default) with their thresholds from values, and the Grafana dashboard ConfigMap', async () => {
     const plain = parseAll(await renderChart(c, 'rigshift', 'ops'));
-    expect(plain.filter((o) => o.kind === 'PrometheusRule' || o.kind === 'ConfigMap')).toEqual([]);
+    const extras = (objs: Obj[]) =>
+      objs.filter(
+        (o) =>
+          o.kind === 'PrometheusRule' ||
+          (o.kind === 'ConfigMap' && o.metadata.name !== 'rigshift-job-grants'),
+      );
+    expect(extras(plain)).toEqual([]);
     const objs = parseAll(
       await renderChart(c, 'rigshift', 'ops', [
         '--set',
@@ -362,7 +369,9 @@ describe('helm lint and template', () => {
       'max by (job_namespace) (rigshift_pending_job_max_wait_seconds{namespace="ops"}) > 7200',
     );
     for (const r of rules) expect(`${r.alert}: ${r.expr}`).not.toMatch(/\{\{|<no value>/);
-    const dashboard = find(objs, 'ConfigMap') as Obj & { data: Record<string, string> };
+    const dashboard = extras(objs).find((o) => o.kind === 'ConfigMap') as Obj & {
+      data: Record<string, string>;
+    };
     expect(dashboard.metadata.namespace).toBe('monitoring');
     expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
     const source = readFileSync(join(ROOT, 'dashboards', 'rigshift.json'), 'utf8');
