@@ -128,9 +128,15 @@ it('a suspended Job with the bid annotation and 8 GPUs is admitted, runs on its 
   const reasons = (await w.events('train')).map((e) => e.reason);
   expect(reasons).toEqual(expect.arrayContaining(['Admitted', 'Unsuspended']));
 
-  // Never touched: same resourceVersion, still suspended, no rigshift label or annotation, no Event.
+  // Never touched: no field written by rigshift (the Job controller writes its status, so its
+  // resourceVersion moves), same spec and metadata, still suspended, no rigshift label or annotation, no Event.
   const plain = await getJob('plain');
-  expect(plain?.metadata?.resourceVersion).toBe(plainBefore?.metadata?.resourceVersion);
+  expect((plain?.metadata?.managedFields ?? []).map((f) => f.manager)).not.toContainEqual(
+    expect.stringMatching(/^rigshift/),
+  );
+  expect(plain?.spec).toEqual(plainBefore?.spec);
+  expect(plain?.metadata?.labels).toEqual(plainBefore?.metadata?.labels);
+  expect(plain?.metadata?.annotations).toEqual(plainBefore?.metadata?.annotations);
   expect(plain?.spec?.suspend).toBe(true);
   expect(plain?.metadata?.labels?.['rigshift.io/state']).toBeUndefined();
   expect(await w.events('plain')).toEqual([]);
