@@ -50,8 +50,8 @@ export const runOptionsSchema = z
       .default(DEFAULT_MANAGER_OPTIONS.leaderElectionId),
     jobGrants: z
       .string()
-      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a ConfigMap name')
-      .default(DEFAULT_MANAGER_OPTIONS.jobGrantsConfigMap),
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a JobGrants name')
+      .default(DEFAULT_MANAGER_OPTIONS.jobGrants),
     leaseDuration: seconds('--lease-duration').default(DEFAULT_MANAGER_OPTIONS.leaseDurationSeconds),
     renewDeadline: seconds('--renew-deadline').default(DEFAULT_MANAGER_OPTIONS.renewDeadlineSeconds),
     retryPeriod: seconds('--retry-period').default(DEFAULT_MANAGER_OPTIONS.retryPeriodSeconds),
@@ -159,8 +159,8 @@ export function registerRun(program: Command): void {
     .addOption(opt('--leader-election-id <name>', 'name of the Lease'))
     .addOption(
       opt(
-        '--job-grants <configmap>',
-        'ConfigMap in --leader-election-namespace listing the renter batch Jobs the operator started, and their ' +
+        '--job-grants <name>',
+        'JobGrants in --leader-election-namespace listing the renter batch Jobs the operator started, and their ' +
           'nodes (the chart’s renter GPU policy reads it); default rigshift-job-grants',
       ),
     )
@@ -267,7 +267,7 @@ export function registerRun(program: Command): void {
         leaderElect: o.leaderElect,
         leaderElectionNamespace: o.leaderElectionNamespace,
         leaderElectionId: o.leaderElectionId,
-        jobGrantsConfigMap: o.jobGrants,
+        jobGrants: o.jobGrants,
         leaseDurationSeconds: o.leaseDuration,
         renewDeadlineSeconds: o.renewDeadline,
         retryPeriodSeconds: o.retryPeriod,

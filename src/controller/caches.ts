@@ -37,6 +37,8 @@ export interface Caches {
   batchJobs?: Store<V1Job>;
   /** The ledgers of opted-in Jobs (ConfigMaps in the operator's namespace). */
   ledgers?: Store<V1ConfigMap>;
+  /** The JobGrants the renter GPU policy reads (in the operator's namespace). */
+  jobGrants?: Store<KubernetesObject>;
   /** The policy in force (FleetPolicy `default`, the policy file, or the defaults). */
   policy(): EffectivePolicy;
 }

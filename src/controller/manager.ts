@@ -43,7 +43,7 @@ import { createUsageReconciler, usageFigures } from './usage/index.js';
 import {
   batchKey,
   createBatchJobReconciler,
-  DEFAULT_GRANTS_CONFIGMAP,
+  DEFAULT_JOB_GRANTS,
   LEDGER_LABEL,
   LEDGER_LABEL_VALUE,
   ledgerJobKey,
@@ -89,8 +89,8 @@ export interface ManagerOptions {
    * their ledgers live in `leaderElectionNamespace`. Default true.
    */
   batchJobs: boolean;
-  /** The ConfigMap (in `leaderElectionNamespace`) of GPU grants the chart's renter GPU policy reads. */
-  jobGrantsConfigMap: string;
+  /** The JobGrants (in `leaderElectionNamespace`) the chart's renter GPU policy reads. */
+  jobGrants: string;
   cacheSyncTimeoutMs: number;
   /**
    * Watch liveness bound: an informer whose watch delivers neither an event nor a bookmark for this long is
@@ -121,7 +121,7 @@ export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
   jobWorkers: 4,
   poolWorkers: 2,
   batchJobs: true,
-  jobGrantsConfigMap: DEFAULT_GRANTS_CONFIGMAP,
+  jobGrants: DEFAULT_JOB_GRANTS,
   cacheSyncTimeoutMs: 120_000,
   watchSilenceSeconds: 90,
 };
@@ -176,6 +176,7 @@ export class Manager {
     /** batch/v1 Jobs (those not opted in trimmed), and the ledgers of opted-in ones. */
     batchJobs: Informer<V1Job> | undefined;
     ledgers: Informer<V1ConfigMap> | undefined;
+    jobGrants: Informer<KubernetesObject> | undefined;
   };
   readonly caches: Caches;
   /** The ConfigMaps honoured pools read prices from. */
@@ -267,6 +268,7 @@ export class Manager {
           }),
       batchJobs: undefined,
       ledgers: undefined,
+      jobGrants: undefined,
     };
     const batch = this.opts.batchJobs;
     this.informers.batchJobs = batch
@@ -285,10 +287,19 @@ export class Manager {
           labelSelector: `${LEDGER_LABEL}=${LEDGER_LABEL_VALUE}`,
         })
       : undefined;
+    this.informers.jobGrants = batch
+      ? new Informer(this.client, Kinds.JobGrants, {
+          ...common,
+          name: 'job grants',
+          namespace: this.opts.leaderElectionNamespace,
+          fieldSelector: `metadata.name=${this.opts.jobGrants}`,
+        })
+      : undefined;
     const inf = this.informers;
     this.caches = {
       ...(inf.batchJobs && { batchJobs: inf.batchJobs }),
       ...(inf.ledgers && { ledgers: inf.ledgers }),
+      ...(inf.jobGrants && { jobGrants: inf.jobGrants }),
       nodes: mergedStore(inf.nodes),
       managedPods: inf.managedPods,
       foreignPods: inf.foreignPods,
@@ -435,6 +446,7 @@ export class Manager {
       i.usageRecords,
       i.batchJobs,
       i.ledgers,
+      i.jobGrants,
     ];
     return list.filter(
       (x): x is Informer<KubernetesObject> => x !== undefined,
@@ -449,7 +461,9 @@ export class Manager {
         method: 'GET',
         path: `/apis/${GROUP}/${VERSION}`,
       });
-      const missing = [Kinds.TrainingJob, Kinds.MiningPool, Kinds.FleetPolicy, Kinds.UsageRecord]
+      const kinds = [Kinds.TrainingJob, Kinds.MiningPool, Kinds.FleetPolicy, Kinds.UsageRecord];
+      if (this.opts.batchJobs) kinds.push(Kinds.JobGrants);
+      const missing = kinds
         .map((k) => k.resource)
         .filter((r) => !(res.body.resources ?? []).some((x) => x.name === r));
       if (missing.length > 0) {
@@ -675,7 +689,7 @@ export class Manager {
           createBatchJobReconciler({
             ...base,
             ledgerNamespace: this.opts.leaderElectionNamespace,
-            grantsConfigMap: this.opts.jobGrantsConfigMap,
+            jobGrants: this.opts.jobGrants,
             logger: batchLog,
           }),
           batchLog,

@@ -36,6 +36,7 @@ export const Kinds = {
   TrainingJob: info('rigshift.io/v1alpha1', 'TrainingJob', 'trainingjobs', true),
   FleetPolicy: info('rigshift.io/v1alpha1', 'FleetPolicy', 'fleetpolicies', false),
   UsageRecord: info('rigshift.io/v1alpha1', 'UsageRecord', 'usagerecords', true),
+  JobGrants: info('rigshift.io/v1alpha1', 'JobGrants', 'jobgrants', true),
 } as const satisfies Record<string, ResourceInfo>;
 
 export function splitApiVersion(apiVersion: string): [group: string, version: string] {

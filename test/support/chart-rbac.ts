@@ -36,6 +36,8 @@ export interface ChartRbac {
   serviceAccount: string;
   /** The Lease the Role lets it renew: run the operator with `--leader-election-id=<leaseName>`. */
   leaseName: string;
+  /** The JobGrants the Role lets it patch: run the operator with `--job-grants=<jobGrantsName>`. */
+  jobGrantsName: string;
   /** `system:serviceaccount:<namespace>:<serviceAccount>`, for `kubectl --as`. */
   username: string;
   /** Authenticates as the ServiceAccount (bearer token), against the test cluster. */
@@ -100,6 +102,8 @@ export async function installChartRbac(c: TestCluster, opts: ChartRbacOptions): 
   if (!serviceAccount) throw new Error('the chart rendered no ServiceAccount');
   const leaseName = /resources: \[leases\]\n\s+resourceNames: \[['"]?([^'"\]]+)/.exec(manifests)?.[1];
   if (!leaseName) throw new Error('the chart rendered no Lease name in its leader election Role');
+  const jobGrantsName = /resources: \[jobgrants\]\n\s+resourceNames: \[['"]?([^'"\]]+)/.exec(manifests)?.[1];
+  if (!jobGrantsName) throw new Error('the chart rendered no JobGrants name in its leader election Role');
   const core = c.kc.makeApiClient(k8s.CoreV1Api);
   const tokenRequest = await waitFor(`a token for ServiceAccount ${namespace}/${serviceAccount}`, () =>
     core.createNamespacedServiceAccountToken({
@@ -146,6 +150,7 @@ export async function installChartRbac(c: TestCluster, opts: ChartRbacOptions): 
     namespace,
     serviceAccount,
     leaseName,
+    jobGrantsName,
     username: `system:serviceaccount:${namespace}:${serviceAccount}`,
     kc,
     kubeconfigPath,

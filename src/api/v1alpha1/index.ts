@@ -1,6 +1,7 @@
 // rigshift.io/v1alpha1: the zod schemas are the single source of truth for the TypeScript types, the
 // operator's parsing of objects, and the generated CRDs (src/api/crdgen.ts).
 import { fleetPolicyKind } from './fleetpolicy.js';
+import { jobGrantsKind } from './jobgrants.js';
 import type { KindInfo } from './meta.js';
 import { miningPoolKind } from './miningpool.js';
 import { trainingJobKind } from './trainingjob.js';
@@ -10,6 +11,7 @@ export * from './conditions.js';
 export * from './decimal.js';
 export * from './fleetpolicy.js';
 export * from './gpus.js';
+export * from './jobgrants.js';
 export * from './meta.js';
 export * from './miner.js';
 export * from './miningpool.js';
@@ -24,4 +26,4 @@ export * from './usagerecord.js';
 export * from './volumes.js';
 
 /** Every kind of this version, in the order the CRDs are generated. */
-export const KINDS: readonly KindInfo[] = [miningPoolKind, trainingJobKind, fleetPolicyKind, usageRecordKind];
+export const KINDS: readonly KindInfo[] = [miningPoolKind, trainingJobKind, fleetPolicyKind, usageRecordKind, jobGrantsKind];

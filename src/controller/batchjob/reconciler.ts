@@ -34,7 +34,7 @@ import {
   STATE_LABEL,
 } from './keys.js';
 import { deleteLedger, findLedger, ledgersOf, writeLedger } from './ledger.js';
-import { DEFAULT_GRANTS_CONFIGMAP, grantedNodes, grantValue, setGrant } from './grants.js';
+import { DEFAULT_JOB_GRANTS, grantedNodes, grantValue, sameGrant, setGrant } from './grants.js';
 import { batchProgress, batchState } from './progress.js';
 import {
   placedScheduling,
@@ -53,8 +53,8 @@ export interface BatchJobDeps {
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   /** Where the Jobs' ledgers live (the operator's namespace). */
   ledgerNamespace: string;
-  /** The grants ConfigMap the renter GPU policy reads (in the ledger namespace). */
-  grantsConfigMap?: string | undefined;
+  /** The JobGrants the renter GPU policy reads (in the ledger namespace). */
+  jobGrants?: string | undefined;
   dryRun?: boolean;
   clock?: Clock;
   logger?: Logger | undefined;
@@ -72,15 +72,16 @@ export function createBatchJobReconciler(deps: BatchJobDeps): ReconcileFn {
   const clock = deps.clock ?? systemClock;
   const log = deps.logger;
   const ledgerNs = deps.ledgerNamespace;
-  const grants = { namespace: ledgerNs, name: deps.grantsConfigMap ?? DEFAULT_GRANTS_CONFIGMAP };
+  const grants = { namespace: ledgerNs, name: deps.jobGrants ?? DEFAULT_JOB_GRANTS };
   /** Grants or revokes (null) a Job's GPU pods on nodes; written only when it changes. */
   const ensureGrant = async (
     uid: string,
     nodes: readonly string[] | null,
     signal: AbortSignal,
   ): Promise<void> => {
-    const have = grantedNodes(deps.caches.ledgers, grants, uid);
-    if ((nodes === null && have === undefined) || (nodes !== null && have === grantValue(nodes))) return;
+    const have = grantedNodes(deps.caches.jobGrants, grants, uid);
+    if ((nodes === null && have === undefined) || (nodes !== null && sameGrant(have, grantValue(nodes))))
+      return;
     await setGrant(deps.client, grants, uid, nodes, signal);
   };
 

@@ -87,13 +87,14 @@ describe('helm lint and template', () => {
         'ClusterRole', // metrics-reader (bound to metrics.readers, none by default)
         'ClusterRole', // farm-admin (MiningPool and FleetPolicy writes, bound by no one)
         'ClusterRoleBinding',
-        'ConfigMap', // job-grants: the batch Jobs the renter GPU policy lets the Job controller give GPUs
         'CustomResourceDefinition', // fleetpolicies
+        'CustomResourceDefinition', // jobgrants
         'CustomResourceDefinition', // miningpools
         'CustomResourceDefinition', // trainingjobs
         'CustomResourceDefinition', // usagerecords
         'Deployment',
         'FleetPolicy',
+        'JobGrants', // the batch Jobs the renter GPU policy lets the Job controller give GPUs
         'NetworkPolicy',
         'PodDisruptionBudget',
         'PriorityClass',
@@ -341,13 +342,7 @@ describe('helm lint and template', () => {
 
   it('renders the alerts (off by default) with their thresholds from values, and the Grafana dashboard ConfigMap', async () => {
     const plain = parseAll(await renderChart(c, 'rigshift', 'ops'));
-    const extras = (objs: Obj[]) =>
-      objs.filter(
-        (o) =>
-          o.kind === 'PrometheusRule' ||
-          (o.kind === 'ConfigMap' && o.metadata.name !== 'rigshift-job-grants'),
-      );
-    expect(extras(plain)).toEqual([]);
+    expect(plain.filter((o) => o.kind === 'PrometheusRule' || o.kind === 'ConfigMap')).toEqual([]);
     const objs = parseAll(
       await renderChart(c, 'rigshift', 'ops', [
         '--set',
@@ -369,9 +364,7 @@ describe('helm lint and template', () => {
       'max by (job_namespace) (rigshift_pending_job_max_wait_seconds{namespace="ops"}) > 7200',
     );
     for (const r of rules) expect(`${r.alert}: ${r.expr}`).not.toMatch(/\{\{|<no value>/);
-    const dashboard = extras(objs).find((o) => o.kind === 'ConfigMap') as Obj & {
-      data: Record<string, string>;
-    };
+    const dashboard = find(objs, 'ConfigMap') as Obj & { data: Record<string, string> };
     expect(dashboard.metadata.namespace).toBe('monitoring');
     expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
     const source = readFileSync(join(ROOT, 'dashboards', 'rigshift.json'), 'utf8');

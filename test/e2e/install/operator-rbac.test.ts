@@ -139,6 +139,7 @@ it('switches a node to training and back with nothing but the chart’s RBAC', a
       '--leader-elect',
       `--leader-election-namespace=${ns}`,
       `--leader-election-id=${rbac.leaseName}`,
+      `--job-grants=${rbac.jobGrantsName}`,
       '--metrics-address=127.0.0.1:0',
       `--namespace=${ns}`,
       `--node-selector=rigshift-test=${suffix}`,

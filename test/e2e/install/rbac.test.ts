@@ -90,7 +90,9 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     ['delete', 'nodes', undefined],
     ['update', 'nodes', undefined],
     ['patch', 'nodes/status', undefined],
-    ['create', 'configmaps', undefined], // only in the release namespace: batch Jobs' ledgers and grants
+    ['create', 'configmaps', undefined], // only in the release namespace: batch Jobs' ledgers
+    ['create', 'jobgrants.rigshift.io', undefined], // only in the release namespace: batch Jobs' GPU grants
+    ['patch', 'jobgrants.rigshift.io', undefined],
     ['patch', 'jobs.batch', undefined],
     ['patch', 'jobs.batch/status', undefined],
     ['list', 'poddisruptionbudgets.policy', undefined], // evictions report the budget that blocks them
@@ -138,9 +140,19 @@ describe("the operator's ServiceAccount (kubectl auth can-i)", () => {
     expect(await canI(rbac.username, 'patch', 'jobs.batch', other)).toBe('no');
     expect(await canI(rbac.username, 'patch', 'jobs.batch/status', other)).toBe('no');
     expect(await canI(rbac.username, 'update', 'jobs.batch', workload)).toBe('no'); // merge patches only
-    // Batch Jobs' ledgers and grants: ConfigMaps of the release namespace only.
+    // Batch Jobs' ledgers (ConfigMaps) and GPU grants (the JobGrants of the chart, by name): the release
+    // namespace only.
     expect(await canI(rbac.username, 'create', 'configmaps', release)).toBe('yes');
     expect(await canI(rbac.username, 'create', 'configmaps', workload)).toBe('no');
+    const grants = `jobgrants.rigshift.io/${rbac.release}-job-grants`;
+    for (const verb of ['create', 'watch']) {
+      expect(await canI(rbac.username, verb, 'jobgrants.rigshift.io', release)).toBe('yes');
+      expect(await canI(rbac.username, verb, 'jobgrants.rigshift.io', workload)).toBe('no');
+    }
+    expect(await canINamed(rbac.username, 'patch', grants, release)).toBe('yes');
+    expect(await canINamed(rbac.username, 'patch', 'jobgrants.rigshift.io/another', release)).toBe('no');
+    expect(await canINamed(rbac.username, 'patch', grants, workload)).toBe('no');
+    expect(await canINamed(rbac.username, 'delete', grants, release)).toBe('no');
   });
 
   it('gets Secrets (a price feed API key) by name in the workload namespaces only, never lists them', async () => {
@@ -255,6 +267,10 @@ describe('roles aggregated into edit and view', () => {
     expect(await canI(alice, 'create', 'trainingjobs.rigshift.io', other)).toBe('no');
     expect(await canI(alice, 'update', 'trainingjobs.rigshift.io/status', workload)).toBe('no');
     expect(await canI(alice, 'update', 'fleetpolicies.rigshift.io', undefined)).toBe('no');
+    // The GPU grants of batch Jobs are the operator's alone: an editor neither writes nor reads them.
+    for (const verb of ['get', 'create', 'patch', 'update', 'delete']) {
+      expect(await canI(alice, verb, 'jobgrants.rigshift.io', workload)).toBe('no');
+    }
   });
 
   it('lets namespace viewers read them and nothing more', async () => {
@@ -267,5 +283,6 @@ describe('roles aggregated into edit and view', () => {
     expect(await canI(bob, 'get', 'trainingjobs.rigshift.io/status', workload)).toBe('yes');
     expect(await canI(bob, 'create', 'trainingjobs.rigshift.io', workload)).toBe('no');
     expect(await canI(bob, 'delete', 'miningpools.rigshift.io', workload)).toBe('no');
+    expect(await canI(bob, 'get', 'jobgrants.rigshift.io', workload)).toBe('no');
   });
 });

@@ -248,7 +248,7 @@ describe('a renter with edit in their namespace', () => {
 
   it('gets GPUs through a batch Job only as the operator grants: listed in the grants, pinned to the granted nodes', async () => {
     const grants = (yaml.loadAll(extra) as { kind?: string; metadata?: { name?: string } }[]).find(
-      (o) => o?.kind === 'ConfigMap' && o.metadata?.name?.endsWith('-job-grants'),
+      (o) => o?.kind === 'JobGrants' && o.metadata?.name?.endsWith('-job-grants'),
     )?.metadata?.name;
     expect(grants).toBeDefined();
     const gpuJob = (name: string, nodes: string[], suspend: boolean) =>
@@ -315,16 +315,16 @@ describe('a renter with edit in their namespace', () => {
       ).stdout.trim();
     const uidOf = async (name: string) =>
       (await c.kubectl(['get', 'job', name, '-n', renter, '-o', 'jsonpath={.metadata.uid}'])).stdout.trim();
-    const grant = (uid: string, nodes: string) =>
+    const grant = (uid: string, nodes: string[]) =>
       c.kubectl([
         'patch',
-        'configmap',
+        'jobgrants',
         grants ?? '',
         '-n',
         farm,
         '--type=merge',
         '-p',
-        JSON.stringify({ data: { [uid]: nodes } }),
+        JSON.stringify({ spec: { jobs: { [uid]: nodes } } }),
       ]);
 
     // The renter's own GPU Job: the Job controller's pod is refused.
@@ -337,7 +337,7 @@ describe('a renter with edit in their namespace', () => {
     expect(
       (await as(alice, ['apply', '--server-side', '-f', '-'], gpuJob('granted', ['gpu-a'], true))).code,
     ).toBe(0);
-    await grant(await uidOf('granted'), 'gpu-a gpu-b');
+    await grant(await uidOf('granted'), ['gpu-a', 'gpu-b']);
     expect(
       (
         await as(alice, [
@@ -357,7 +357,7 @@ describe('a renter with edit in their namespace', () => {
     expect(
       (await as(alice, ['apply', '--server-side', '-f', '-'], gpuJob('astray', ['gpu-c'], true))).code,
     ).toBe(0);
-    await grant(await uidOf('astray'), 'gpu-a');
+    await grant(await uidOf('astray'), ['gpu-a']);
     expect(
       (
         await as(alice, [
@@ -374,19 +374,34 @@ describe('a renter with edit in their namespace', () => {
     ).toBe(0);
     expect(await failedCreate('astray')).toMatch(/get GPUs only through rigshift/);
     expect(await podsOf('astray')).toBe('');
-    // And the renter cannot write the grants.
+    // And the renter can neither write nor read the grants, nor make grants of their own.
     expect(
       forbidden(
         await as(alice, [
           'patch',
-          'configmap',
+          'jobgrants',
           grants ?? '',
           '-n',
           farm,
           '--type=merge',
           '-p',
-          '{"data":{"x":"y"}}',
+          JSON.stringify({ spec: { jobs: { [await uidOf('own')]: ['gpu-a'] } } }),
         ]),
+      ),
+    ).toBe(true);
+    expect(forbidden(await as(alice, ['get', 'jobgrants', '-n', farm]))).toBe(true);
+    expect(
+      forbidden(
+        await as(
+          alice,
+          ['create', '-f', '-'],
+          yaml.dump({
+            apiVersion: 'rigshift.io/v1alpha1',
+            kind: 'JobGrants',
+            metadata: { name: grants, namespace: renter },
+            spec: { jobs: { [await uidOf('own')]: ['gpu-a'] } },
+          }),
+        ),
       ),
     ).toBe(true);
   }, 90_000);

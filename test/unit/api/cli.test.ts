@@ -26,7 +26,7 @@ describe('rigshift crds', () => {
   it('writes the CRDs into --out, and --check passes on them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crds-cli-'));
     const written = await rigshift('crds', '--out', dir);
-    expect(written).toHaveLength(4);
+    expect(written).toHaveLength(5);
     const files = generateCrds();
     expect(readdirSync(dir).sort()).toEqual(files.map((f) => f.fileName).sort());
     for (const f of files) expect(readFileSync(join(dir, f.fileName), 'utf8')).toBe(f.content);

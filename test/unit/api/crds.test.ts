@@ -74,6 +74,7 @@ describe('committed CRDs', () => {
       'trainingjobs.rigshift.io.yaml',
       'fleetpolicies.rigshift.io.yaml',
       'usagerecords.rigshift.io.yaml',
+      'jobgrants.rigshift.io.yaml',
     ]);
   });
 });
@@ -183,8 +184,8 @@ describe('kind details', () => {
   });
 
   it('conditions are a list map keyed by type', () => {
-    // A UsageRecord is a ledger, not a reconciled object: it has no conditions.
-    for (const k of KINDS.filter((x) => x.kind !== 'UsageRecord')) {
+    // A UsageRecord is a ledger and JobGrants a policy parameter, not reconciled objects: no conditions.
+    for (const k of KINDS.filter((x) => x.kind !== 'UsageRecord' && x.kind !== 'JobGrants')) {
       const status = (kindSchema(k).schema.properties as Record<string, Json>).status!;
       const conditions = (status.properties as Record<string, Json>).conditions!;
       expect(conditions['x-kubernetes-list-type']).toBe('map');
