@@ -3,6 +3,7 @@
 // requeued; a Job without the annotation is never touched.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { JobGrants } from '../../../src/api/v1alpha1/index.js';
 import type { Manager } from '../../../src/controller/manager.js';
 import {
   completesAfter,
@@ -104,6 +105,11 @@ it('a suspended Job with the bid annotation and 8 GPUs is admitted, runs on its 
   expect(tmpl?.spec?.priorityClassName).toBeUndefined();
   expect(tmpl?.metadata?.annotations?.['rigshift.io/WORLD_SIZE']).toBe('1');
   expect(tmpl?.metadata?.annotations?.['rigshift.io/PET_NPROC_PER_NODE']).toBe('8');
+  // The renter GPU policy's parameter lets the Job controller create its pods on that node (the JobGrants is
+  // created by the operator: the world has none from the chart).
+  const uid = started.metadata?.uid ?? '';
+  const grantsOf = async () => (await w.get<JobGrants>('JobGrants', w.rbac.jobGrantsName))?.spec?.jobs ?? {};
+  expect((await grantsOf())[uid]).toEqual([node]);
 
   const pods = await waitFor(
     'the Job pod running on the training node',
@@ -124,6 +130,7 @@ it('a suspended Job with the bid annotation and 8 GPUs is admitted, runs on its 
     40_000,
   );
   expect(done.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')).toBe(true);
+  await waitFor('its grant revoked', async () => !(uid in (await grantsOf())), 10_000);
   await waitFor(`${node} mining again`, async () => (await w.modes())[node] === 'mining', 30_000);
   const reasons = (await w.events('train')).map((e) => e.reason);
   expect(reasons).toEqual(expect.arrayContaining(['Admitted', 'Unsuspended']));
