@@ -51,7 +51,7 @@ beforeAll(async () => {
   c = await getTestCluster();
   ns = await c.createNamespace('api');
   const crds = readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml'));
-  expect(crds).toHaveLength(4);
+  expect(crds).toHaveLength(5);
   await c.installCrds();
 }, 120_000);
 

@@ -318,7 +318,7 @@ describe('helm lint and template', () => {
       const fromArchive = await c.helm(['template', 'rigshift', archive, '--namespace', 'ops', ...args]);
       expect(fromArchive.stdout).toBe(await renderChart(c, 'rigshift', 'ops', args));
       expect(parseAll(fromArchive.stdout).filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(
-        4,
+        5,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
