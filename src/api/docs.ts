@@ -152,9 +152,13 @@ function kindSection(kind: KindInfo): string[] {
     '',
     `- API version: ${code(API_VERSION)}, kind ${code(kind.kind)}, ${kind.scope === 'Cluster' ? 'cluster-scoped' : 'namespaced'}`,
     `- Names: ${code(kind.plural)}, ${code(kind.singular)}${kind.shortNames.map((n) => `, ${code(n)}`).join('')} (category ${code('rigshift')})`,
-    `- Columns of ${code(`kubectl get ${kind.plural}`)} (wide adds those marked wide): ${kind.printerColumns
-      .map((c) => `${c.name}${c.priority ? ' (wide)' : ''}`)
-      .join(', ')}`,
+    ...(kind.printerColumns.length > 0
+      ? [
+          `- Columns of ${code(`kubectl get ${kind.plural}`)} (wide adds those marked wide): ${kind.printerColumns
+            .map((c) => `${c.name}${c.priority ? ' (wide)' : ''}`)
+            .join(', ')}`,
+        ]
+      : []),
   ];
   for (const r of (schema[CEL_KEY] as CelRule[] | undefined) ?? []) out.push(`- Rule: ${prose(r.message)}`);
   out.push('');

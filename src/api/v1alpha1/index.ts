@@ -26,4 +26,10 @@ export * from './usagerecord.js';
 export * from './volumes.js';
 
 /** Every kind of this version, in the order the CRDs are generated. */
-export const KINDS: readonly KindInfo[] = [miningPoolKind, trainingJobKind, fleetPolicyKind, usageRecordKind, jobGrantsKind];
+export const KINDS: readonly KindInfo[] = [
+  miningPoolKind,
+  trainingJobKind,
+  fleetPolicyKind,
+  usageRecordKind,
+  jobGrantsKind,
+];
