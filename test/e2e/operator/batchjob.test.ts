@@ -2,6 +2,8 @@
 // pinned to their training nodes and unsuspended; an Interruptible one is suspended again when outbid and
 // requeued; a Job without the annotation is never touched.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { JobGrants } from '../../../src/api/v1alpha1/index.js';
 import type { Manager } from '../../../src/controller/manager.js';
@@ -132,8 +134,9 @@ it('a suspended Job with the bid annotation and 8 GPUs is admitted, runs on its 
   expect(done.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')).toBe(true);
   await waitFor('its grant revoked', async () => !(uid in (await grantsOf())), 10_000);
   await waitFor(`${node} mining again`, async () => (await w.modes())[node] === 'mining', 30_000);
-  const reasons = (await w.events('train')).map((e) => e.reason);
-  expect(reasons).toEqual(expect.arrayContaining(['Admitted', 'Unsuspended']));
+  const trainEvents = await w.events('train');
+  expect(trainEvents.map((e) => e.reason)).toEqual(expect.arrayContaining(['Admitted', 'Unsuspended']));
+  record('batchjob-train-events.json', trainEvents);
 
   // Never touched: no field written by rigshift (the Job controller writes its status, so its
   // resourceVersion moves), same spec and metadata, still suspended, no rigshift label or annotation, no Event.
@@ -193,6 +196,7 @@ it('an Interruptible Job outbid by a higher bid is suspended again and requeued'
   expect(restored.spec?.template?.spec?.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
   const events = await w.events('spot');
   expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(['Preempted', 'Suspended']));
+  record('batchjob-spot-events.json', events);
   expect(events.find((e) => e.reason === 'Suspended')?.note).toMatch(
     /^preempted: .*suspended and queued again/,
   );
@@ -211,3 +215,19 @@ it('an Interruptible Job outbid by a higher bid is suspended again and requeued'
     60_000,
   );
 }, 180_000);
+
+/** For the record (issue 11's closing note): a Job's Events as the operator wrote them, oldest first. */
+function record(file: string, events: { reason: string; note: string; type: string }[]): void {
+  const dir = join(process.cwd(), '.rigshift', 'e2e');
+  mkdirSync(dir, { recursive: true });
+  const at = (e: object): string => String((e as { eventTime?: unknown }).eventTime ?? '');
+  const sorted = [...events].sort((a, b) => at(a).localeCompare(at(b)));
+  writeFileSync(
+    join(dir, file),
+    JSON.stringify(
+      sorted.map((e) => ({ at: at(e), type: e.type, reason: e.reason, note: e.note })),
+      null,
+      2,
+    ),
+  );
+}
