@@ -5,6 +5,7 @@ import { registerRun } from './run.js';
 import { registerBenchOperator } from './bench-operator.js';
 import { registerBenchCaches } from './bench-caches.js';
 import { registerBacktest } from './backtest.js';
+import { registerBacktestTable } from './backtest-table.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerDocs } from './docs.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerBenchOperator(program);
   registerBenchCaches(program);
   registerBacktest(program);
+  registerBacktestTable(program);
   registerBench(program);
   registerDocs(program);
   registerChaos(program);

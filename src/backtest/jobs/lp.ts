@@ -17,6 +17,8 @@ import { acceptedProducts } from './world.js';
  * switched. Every other GPU-step earns at most the best of its modes, a switch counted only where it cuts a
  * loss. Rows:
  * - per job: Σ x ≤ its run in steps (Interruptible), Σ starts ≤ 1 (OnDemand);
+ * - per Interruptible job: Σ x after its first patience ≤ (run − 1) × Σ x within it: a job that has not started
+ *   by then leaves, so only one that ran n ≥ 1 steps in time can run its other run − n steps later;
  * - per product and step: Σ GPUs × x ≤ the product's GPUs;
  * - per product, step and replica size q: replicas of q GPUs or more ≤ nodes × ⌊G / q⌋ (a node holds at most
  *   that many of them), which the pooled GPU count alone misses.
@@ -27,7 +29,8 @@ import { acceptedProducts } from './world.js';
 
 export const LP_BOUND_DESCRIPTION =
   'LP relaxation solved exactly (HiGHS): GPUs of a product pooled (no gang co-location beyond replicas per ' +
-  'node), OnDemand runs contiguous but fractional, Interruptible runs in any steps of their window, ' +
+  'node), OnDemand runs contiguous but fractional, Interruptible runs in any steps of their window (after ' +
+  'their first patience only as far as they ran within it), ' +
   'switching losses counted at OnDemand starts and elsewhere only where they cut a loss';
 
 export interface LpBound {
@@ -119,10 +122,16 @@ export async function jobsLpBound(
     if (lastStart < from) continue;
     const gpus = spec.replicas * spec.gpusPerReplica;
     const jobRow = rows;
+    // An Interruptible job's row of its later steps (after its first patience), or -1.
+    let laterRow = -1;
     let columns = 0;
-    const column = (gain: number, cells: [number, number][]) => {
+    const column = (gain: number, cells: [number, number][], later = 0) => {
       indices.push(jobRow);
       values.push(1);
+      if (later !== 0) {
+        indices.push(laterRow);
+        values.push(later);
+      }
       for (const [p, k] of cells) {
         indices.push(capRow(p, k));
         values.push(gpus);
@@ -171,17 +180,25 @@ export async function jobsLpBound(
     const run = Math.ceil(spec.durationHours / minHours - 1e-9);
     const patienceSteps = Math.floor(spec.patienceHours / minHours + 1e-9);
     const to = Math.min(K - 1, lastStart + (run - 1) * (1 + patienceSteps));
+    // It runs after its first patience only if it ran before: steps after lastStart ≤ (run − 1) × steps up
+    // to lastStart (a job that never started by then has left; one that ran n ≥ 1 steps has run − n left).
+    if (to > lastStart) laterRow = rows + 1;
     for (let k = from; k <= to; k++) {
       const h = hours[k] as number;
       const f = switchFactor(switchingSeconds, h);
+      const later = laterRow < 0 ? 0 : k > lastStart ? 1 : -(run - 1);
       for (const p of accepted) {
         const gain = gpus * (h * ub(netOf(p, k), f) - (base[p * K + k] as number));
-        if (gain > 1e-9) column(gain, [[p, k]]);
+        if (gain > 1e-9) column(gain, [[p, k]], later);
       }
     }
     if (columns > 0) {
       rows++;
       rowUpper.push(run);
+      if (laterRow >= 0) {
+        rows++;
+        rowUpper.push(0);
+      }
     }
   }
 

@@ -135,6 +135,20 @@ describe('backtest with a job trace', () => {
     expect(d.report.strategies.greedy.revenueUsd).toBe(2.41);
   });
 
+  it('credits no run after its patience to an interruptible job that could not start within it', async () => {
+    // "a" (Interruptible, 3 h) may start at step 1 only (an hour of patience), when a power spike makes it
+    // lose more than any free mode: it leaves unstarted. Its window for resumed runs reaches steps 2 to 4,
+    // where it would pay, but a job runs there only after a first run within its patience.
+    const elec = [0.1, 5, 0.1, 0.1, 0.1];
+    const none = await run(elec, []);
+    const late = await run(elec, ['2024-01-01T00:30:00Z,a,,1,4,3,0.5,Interruptible,1']);
+    expect(late.exact.bound).toBeCloseTo(none.exact.bound, 9);
+    // With two hours of patience it can start at step 2, and the bound counts its three paying hours.
+    const patient = await run(elec, ['2024-01-01T00:30:00Z,a,,1,4,3,0.5,Interruptible,2']);
+    expect(patient.exact.bound).toBeGreaterThan(none.exact.bound + 4 * 0.29 * 2);
+    expect(patient.exact.rigshift).toBeLessThanOrEqual(patient.exact.bound + 1e-9);
+  });
+
   it('refuses a job trace made for another window, naming both', async () => {
     await expect(run([0.1, 0.1], ['2023-06-01T00:30:00Z,a,,1,4,2,0.5,OnDemand,24'])).rejects.toThrow(
       'job trace: 1 of 1 jobs are submitted outside the market trace (market 2024-01-01T00:00:00Z to ' +
