@@ -6,6 +6,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import { microTime } from '../../../src/kube/clock.js';
 import type { Lease } from '../../../src/kube/leader.js';
 import { Kinds, resourcePath } from '../../../src/kube/resources.js';
+import { ApiError } from '../../../src/kube/rest.js';
 import {
   createWorld,
   jobManifest,
@@ -69,25 +70,40 @@ it('exits with a message when a rival takes the Lease over, and writes nothing a
     60_000,
   );
 
-  // The rival's takeover: its identity, a fresh renewTime, a term long enough to outlast the test.
-  const current = await lease();
-  if (!current) throw new Error('no Lease');
-  const now = microTime(Date.now());
-  await w.client.rest.request({
-    method: 'PUT',
-    path: resourcePath(Kinds.Lease, { namespace: w.ns, name: w.rbac.leaseName }),
-    body: {
-      ...current,
-      spec: {
-        ...current.spec,
-        holderIdentity: 'rival',
-        leaseDurationSeconds: 300,
-        acquireTime: now,
-        renewTime: now,
-        leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1,
-      },
+  // The rival's takeover: its identity, a fresh renewTime, a term long enough to outlast the test. A rival
+  // writes over the version it read, as any elector does: the operator renews every second, so a renewal
+  // between our read and our write is a 409, and the rival reads again.
+  await waitFor(
+    'the rival takes the Lease over',
+    async () => {
+      const current = await lease();
+      if (!current) throw new Error('no Lease');
+      const now = microTime(Date.now());
+      try {
+        await w.client.rest.request({
+          method: 'PUT',
+          path: resourcePath(Kinds.Lease, { namespace: w.ns, name: w.rbac.leaseName }),
+          body: {
+            ...current,
+            spec: {
+              ...current.spec,
+              holderIdentity: 'rival',
+              leaseDurationSeconds: 300,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1,
+            },
+          },
+        });
+        return true;
+      } catch (err) {
+        if (err instanceof ApiError && err.statusCode === 409) return false;
+        throw err;
+      }
     },
-  });
+    10_000,
+    10,
+  );
   const takenAt = Date.now();
   const code = await Promise.race([
     op.exited,
