@@ -4,6 +4,7 @@ import { registerCrds } from './crds.js';
 import { registerRun } from './run.js';
 import { registerBenchOperator } from './bench-operator.js';
 import { registerBenchCaches } from './bench-caches.js';
+import { registerBenchScale } from './bench-scale/index.js';
 import { registerBacktest } from './backtest.js';
 import { registerBacktestTable } from './backtest-table.js';
 import { registerBench } from './bench.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerBenchOperator(program);
   registerBenchCaches(program);
+  registerBenchScale(program);
   registerBacktest(program);
   registerBacktestTable(program);
   registerBench(program);

@@ -89,6 +89,7 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
     }
     await policyReport.acting(policy.source);
     const dryRun = Boolean(deps.dryRun) || policy.spec.dryRun;
+    const planning = performance.now();
     const view = buildSnapshot({
       nowMs: now,
       nodes: deps.caches.nodes.list(),
@@ -107,6 +108,7 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       quotas: deps.caches.quotas?.list() ?? [],
     });
     const decided = plan(view.snapshot);
+    deps.metrics?.planDuration.observe((performance.now() - planning) / 1000);
     const outcomes = jobOutcomes(view, decided);
 
     const failures: unknown[] = [];

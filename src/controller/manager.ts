@@ -20,7 +20,7 @@ import { LeaderElector } from '../kube/leader.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from '../kube/metrics.js';
 import { MetricsAuthorizer } from '../kube/metrics-auth.js';
 import { Kinds, resourcePath } from '../kube/resources.js';
-import { createRestClient, isApiError, isNotFound, type RestClient } from '../kube/rest.js';
+import { createRestClient, isApiError, isNotFound, resourceOf, type RestClient } from '../kube/rest.js';
 import { objectKey, WorkQueue, type ReconcileFn } from '../kube/workqueue.js';
 import type { Logger } from '../log.js';
 import { Parsed, mergedStore, type Caches } from './caches.js';
@@ -212,8 +212,8 @@ export class Manager {
     this.onLeadershipLost = deps.onLeadershipLost;
     this.identity = this.opts.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics({ jobBids: this.opts.metricsJobBids });
-    const onRequest = (verb: string, code: number): void => {
-      this.metrics.apiRequests.inc({ verb, code: String(code) });
+    const onRequest = (verb: string, code: number, _ms: number, path: string): void => {
+      this.metrics.apiRequests.inc({ verb, code: String(code), resource: resourceOf(path) });
       this.requests.set(verb, (this.requests.get(verb) ?? 0) + 1);
     };
     this.client = createKubeClient(kc, { onRequest, writeFence: () => this.term ?? NOT_LEADING });

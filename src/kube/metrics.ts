@@ -39,13 +39,15 @@ export interface OperatorMetrics {
   switches: Counter<'from' | 'to' | 'reason'>;
   drainDuration: Histogram<'outcome'>;
   reconcileDuration: Histogram<'controller'>;
+  /** One planning pass of the fleet reconciler: snapshot from the caches and plan(), without the writes. */
+  planDuration: Histogram;
   reconcileErrors: Counter<'controller'>;
   queueDepth: Gauge<'queue'>;
   queueLatency: Histogram<'queue'>;
   queueRetries: Counter<'queue'>;
   revenue: Counter<'mode'>;
   leader: Gauge;
-  apiRequests: Counter<'verb' | 'code'>;
+  apiRequests: Counter<'verb' | 'code' | 'resource'>;
   /**
    * GPU-seconds and USD booked in each namespace's UsageRecords (all months), recomputed from the records at
    * every scrape: a restarted or new replica exports the same totals, never a reset to zero.
@@ -206,6 +208,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean; jobBids?: boolea
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
       registers,
     }),
+    planDuration: new Histogram({
+      name: 'rigshift_plan_duration_seconds',
+      help: 'Time to build the fleet snapshot from the caches and plan it (no API calls)',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5],
+      registers,
+    }),
     reconcileErrors: new Counter({
       name: 'rigshift_reconcile_errors_total',
       help: 'Reconciles that failed (and were retried)',
@@ -240,8 +248,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean; jobBids?: boolea
     leader: new Gauge({ name: 'rigshift_leader', help: '1 while this replica leads', registers }),
     apiRequests: new Counter({
       name: 'rigshift_api_requests_total',
-      help: 'Requests to the Kubernetes API server',
-      labelNames: ['verb', 'code'],
+      help: 'Requests to the Kubernetes API server, by HTTP method, status code and resource (watches excluded)',
+      labelNames: ['verb', 'code', 'resource'],
       registers,
     }),
     usageGpuSeconds: new Counter({

@@ -87,8 +87,8 @@ export interface RestClientOptions {
   maxRetryAfterMs?: number;
   /** Default per-request timeout (default 30 s). */
   timeoutMs?: number;
-  /** Called once per HTTP round trip (for request counting metrics). */
-  onRequest?(method: string, statusCode: number, ms: number): void;
+  /** Called once per HTTP round trip (for request counting metrics); `path` without its query. */
+  onRequest?(method: string, statusCode: number, ms: number, path: string): void;
   /**
    * The signal every write (any method but GET) is bound to: refused once it is aborted, cancelled when it
    * aborts mid-request. The operator passes its leadership term, so nothing is written after losing it.
@@ -184,7 +184,7 @@ export function createRestClient(kc: KubeConfig, opts: RestClientOptions = {}): 
                 body = raw;
               }
             }
-            opts.onRequest?.(req.method, res.statusCode ?? 0, clock.now() - started);
+            opts.onRequest?.(req.method, res.statusCode ?? 0, clock.now() - started, req.path);
             resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: body as T, raw });
           });
         },
@@ -224,6 +224,18 @@ export function createRestClient(kc: KubeConfig, opts: RestClientOptions = {}): 
     }
     return { ...req, signal: req.signal ? AbortSignal.any([req.signal, fence]) : fence };
   }
+}
+
+/**
+ * The resource (and subresource) a request path names, as the API server's metrics label it: `pods`,
+ * `pods/eviction`, `trainingjobs/status`; `namespaces` for a namespace itself; '' for discovery and others.
+ */
+export function resourceOf(path: string): string {
+  const segs = path.split('?')[0]!.split('/').filter(Boolean);
+  const rest = segs[0] === 'api' ? segs.slice(2) : segs[0] === 'apis' ? segs.slice(3) : [];
+  const named = rest[0] === 'namespaces' && rest.length > 2 ? rest.slice(2) : rest;
+  if (named.length === 0) return '';
+  return named.length > 2 ? `${named[0]}/${named[2]}` : named[0]!;
 }
 
 /** A write refused before it was sent: the fence (the leadership term) has ended. */

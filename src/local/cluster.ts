@@ -33,6 +33,11 @@ export interface StartOptions {
   /** Progress lines (default: none). */
   progress?: (line: string) => void;
   timeoutMs?: number;
+  /**
+   * kube-scheduler's pluginConfig (KubeSchedulerConfiguration v1, default profile), e.g. NodeResourcesFit
+   * scoring GPUs MostAllocated; default: the scheduler's own defaults.
+   */
+  schedulerPluginConfig?: unknown[];
 }
 
 export interface LocalCluster {
@@ -171,13 +176,27 @@ export async function startLocalCluster(opts: StartOptions = {}): Promise<LocalC
       '--node-monitor-period=2s',
       '--v=1',
     ]);
+    // With --config the scheduler takes its client and leader election from the file, not from flags.
+    const schedFile = join(dir, 'scheduler.yaml');
+    if (opts.schedulerPluginConfig) {
+      writeFileSync(
+        schedFile,
+        JSON.stringify({
+          apiVersion: 'kubescheduler.config.k8s.io/v1',
+          kind: 'KubeSchedulerConfiguration',
+          clientConnection: { kubeconfig: schedConfig },
+          leaderElection: { leaderElect: false },
+          profiles: [{ schedulerName: 'default-scheduler', pluginConfig: opts.schedulerPluginConfig }],
+        }),
+      );
+    }
     start('kube-scheduler', [
-      `--kubeconfig=${schedConfig}`,
+      ...(opts.schedulerPluginConfig ? [`--config=${schedFile}`] : [`--kubeconfig=${schedConfig}`]),
       `--authentication-kubeconfig=${schedConfig}`,
       `--authorization-kubeconfig=${schedConfig}`,
       '--bind-address=127.0.0.1',
       `--secure-port=${schedPort}`,
-      '--leader-elect=false',
+      ...(opts.schedulerPluginConfig ? [] : ['--leader-elect=false']),
       '--v=1',
     ]);
     start('kwok', [

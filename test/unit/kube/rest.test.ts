@@ -6,7 +6,7 @@ import { apply, isFieldManagerConflict } from '../../../src/kube/apply.js';
 import type { Clock } from '../../../src/kube/clock.js';
 import { classifyEvictionError, evictPod } from '../../../src/kube/eviction.js';
 import { Kinds, ResourceMapper, resourcePath, type ResourceInfo } from '../../../src/kube/resources.js';
-import { ApiError, createRestClient, retryAfterSeconds } from '../../../src/kube/rest.js';
+import { ApiError, createRestClient, resourceOf, retryAfterSeconds } from '../../../src/kube/rest.js';
 
 interface Seen {
   method: string;
@@ -407,5 +407,21 @@ describe('eviction', () => {
     const r = await evictPod({ rest: createRestClient(s.kc) }, { namespace: 'farm', name: 'miner-1', clock });
     expect(r).toEqual({ outcome: 'evicted' });
     expect(clock.delays).toEqual([1000]);
+  });
+});
+
+describe('resourceOf', () => {
+  it('names the resource and subresource of a path, as the API server labels them', () => {
+    expect(resourceOf('/api/v1/nodes')).toBe('nodes');
+    expect(resourceOf('/api/v1/nodes/n1')).toBe('nodes');
+    expect(resourceOf('/api/v1/namespaces')).toBe('namespaces');
+    expect(resourceOf('/api/v1/namespaces/ns')).toBe('namespaces');
+    expect(resourceOf('/api/v1/namespaces/ns/pods')).toBe('pods');
+    expect(resourceOf('/api/v1/namespaces/ns/pods/p/eviction')).toBe('pods/eviction');
+    expect(resourceOf('/apis/rigshift.io/v1alpha1/namespaces/ns/trainingjobs/j/status?x=1')).toBe(
+      'trainingjobs/status',
+    );
+    expect(resourceOf('/apis/events.k8s.io/v1/namespaces/ns/events')).toBe('events');
+    expect(resourceOf('/apis')).toBe('');
   });
 });
