@@ -50,6 +50,8 @@ export interface RunningKueue {
   version: string;
   pid: number;
   log: string;
+  /** Webhooks registered (Kueue's own kinds and batch Jobs). */
+  webhooks: number;
   stop(): Promise<void>;
 }
 
@@ -219,6 +221,7 @@ export async function startKueue(opts: {
     await stopProcess(pid);
     removeCert();
   };
+  let webhooks = 0;
   try {
     const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
     while (!(await healthy(healthPort))) {
@@ -228,11 +231,13 @@ export async function startKueue(opts: {
       await new Promise((r) => setTimeout(r, 200));
     }
     const ca = readFileSync(join(opts.pki, 'ca.crt'), 'utf8');
-    for (const c of webhookConfigurations(binaries.manifests, webhookPort, ca))
+    for (const c of webhookConfigurations(binaries.manifests, webhookPort, ca)) {
       await apply(client, c, { force: true, fieldManager: 'rigshift-bench' });
+      webhooks += c.webhooks?.length ?? 0;
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { version: binaries.version, pid, log, stop };
+  return { version: binaries.version, pid, log, webhooks, stop };
 }

@@ -166,6 +166,7 @@ export async function gangRuns(d: GangRunDeps): Promise<Pick<ScaleResult, 'gangs
       dir,
       binaries: d.kueue,
     });
+    d.progress(`Kueue ready (pid ${kueue.pid}), ${kueue.webhooks} webhooks on 127.0.0.1 registered`);
     await queues(d);
     const fig = await timeRun(d, 'Kueue', KUEUE_NS, pods, () =>
       forEachLimit(
@@ -174,9 +175,14 @@ export async function gangRuns(d: GangRunDeps): Promise<Pick<ScaleResult, 'gangs
         ({ s, i }) => createKueueJob(d.client, `gang-${i}`, s),
       ),
     );
+    // The Jobs are created unsuspended, as Kueue users do: its webhook suspends them and only its admission
+    // starts them. Every Job must have an admitted Workload, or the pods ran without Kueue.
+    const admitted = await admittedWorkloads(d.client);
+    if (admitted < d.shapes.length)
+      throw new Error(`only ${admitted} of ${d.shapes.length} Jobs have a Workload Kueue admitted`);
     return {
       gangs,
-      kueue: { ...fig, ratio: ratio(rig.seconds, fig.seconds), version: d.kueue.version },
+      kueue: { ...fig, ratio: ratio(rig.seconds, fig.seconds), version: d.kueue.version, admitted },
     };
   } catch (err) {
     const why = (err as Error).message.split('\n').slice(0, 6).join(' | ');
@@ -258,6 +264,17 @@ async function queues(d: GangRunDeps): Promise<void> {
   }
 }
 
+async function admittedWorkloads(client: KubeClient): Promise<number> {
+  const list = (
+    await client.rest.request<{ items: { status?: { conditions?: { type: string; status: string }[] } }[] }>({
+      method: 'GET',
+      path: `/apis/kueue.x-k8s.io/v1beta2/namespaces/${KUEUE_NS}/workloads`,
+    })
+  ).body.items;
+  return list.filter((w) => w.status?.conditions?.some((c) => c.type === 'Admitted' && c.status === 'True'))
+    .length;
+}
+
 async function createKueueJob(client: KubeClient, name: string, s: Shape): Promise<void> {
   await client.rest.request({
     method: 'POST',
@@ -269,7 +286,6 @@ async function createKueueJob(client: KubeClient, name: string, s: Shape): Promi
       spec: {
         parallelism: s.replicas,
         completions: s.replicas,
-        suspend: true,
         template: {
           metadata: { annotations: KWOK_KEEP_RUNNING },
           spec: {

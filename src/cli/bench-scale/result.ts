@@ -76,6 +76,8 @@ export interface ScaleResult {
   gangs: RunFigures & { bareSeconds: number | null; ratioToBare: number | null; bare: RunFigures };
   kueue: (Partial<RunFigures> & { seconds: number | null; ratio: number | null; blocked?: string }) & {
     version?: string;
+    /** Jobs whose Workload Kueue admitted (all of them, or the run does not count). */
+    admitted?: number;
   };
   operator: {
     cpuSeconds: number | null;
