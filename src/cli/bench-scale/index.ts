@@ -25,6 +25,8 @@ export function registerBenchScale(program: Command): void {
     .option('--flip <n>', 'nodes switched by the price flip and by the job burst', int(2), 200)
     .option('--jobs <n>', 'TrainingJobs of mixed shapes (1×1 to 4×8) in the gang burst', int(1), 2000)
     .option('--miner-grace <seconds>', "the miners' termination grace period", int(0), 1)
+    .option('--node-workers <n>', "the operator's --node-workers (default: its own, 8)", int(1))
+    .option('--job-workers <n>', "the operator's --job-workers (default: its own, 4)", int(1))
     .option('--steady-seconds <n>', 'window for the steady-state request rate', int(1), 30)
     .option('--timeout <seconds>', 'deadline of each wait', int(10), 900)
     .option('--no-kueue', 'skip the Kueue comparison')
@@ -36,6 +38,8 @@ export function registerBenchScale(program: Command): void {
         flip: number;
         jobs: number;
         minerGrace: number;
+        nodeWorkers?: number;
+        jobWorkers?: number;
         steadySeconds: number;
         timeout: number;
         kueue: boolean;
@@ -47,6 +51,8 @@ export function registerBenchScale(program: Command): void {
           flip: o.flip,
           jobs: o.jobs,
           minerGraceSeconds: o.minerGrace,
+          nodeWorkers: o.nodeWorkers,
+          jobWorkers: o.jobWorkers,
           steadySeconds: o.steadySeconds,
           timeoutSeconds: o.timeout,
           kueue: o.kueue,

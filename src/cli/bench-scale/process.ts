@@ -35,6 +35,10 @@ export async function startOperator(opts: {
   nodeSelector: string;
   policyFile: string;
   minerGraceSeconds: number;
+  /** `--node-workers` (default: the operator's own). */
+  nodeWorkers?: number | undefined;
+  /** `--job-workers` (default: the operator's own). */
+  jobWorkers?: number | undefined;
   dir: string;
 }): Promise<OperatorProcess> {
   const [port] = (await freePorts(1)) as [number];
@@ -53,6 +57,8 @@ export async function startOperator(opts: {
       '--metrics-auth=none',
       '--identity=bench-scale',
       '--log-level=warn',
+      ...(opts.nodeWorkers ? [`--node-workers=${opts.nodeWorkers}`] : []),
+      ...(opts.jobWorkers ? [`--job-workers=${opts.jobWorkers}`] : []),
     ],
     log,
   );

@@ -56,7 +56,7 @@ export function table(r: ScaleResult): string {
   const w1 = Math.max(...rows.map((x) => x[1].length));
   const lines = [
     `rigshift bench-scale: ${r.nodes} kwok nodes × ${r.gpusPerNode} GPUs (${r.products.join(', ')}), ` +
-      `${r.jobs} jobs (${r.pods} pods, ${r.gpus} GPUs), miner grace ${r.minerGraceSeconds} s; wall ${r.wallSeconds} s`,
+      `${r.jobs} jobs (${r.pods} pods, ${r.gpus} GPUs), miner grace ${r.minerGraceSeconds} s, ${r.nodeWorkers} node and ${r.jobWorkers} job workers; wall ${r.wallSeconds} s`,
     `machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}`,
     '',
     ...rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`.trimEnd()),

@@ -64,6 +64,10 @@ export interface ScaleResult {
   pods: number;
   gpus: number;
   minerGraceSeconds: number;
+  /** The operator's node workers (nodes switched in parallel). */
+  nodeWorkers: number;
+  /** The operator's job workers (TrainingJobs reconciled in parallel). */
+  jobWorkers: number;
   wallSeconds: number;
   flip: {
     p50Seconds: number | null;

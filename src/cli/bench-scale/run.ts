@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { KINDS } from '../../api/v1alpha1/index.js';
+import { DEFAULT_MANAGER_OPTIONS } from '../../controller/manager.js';
 import { buildCrd } from '../../api/crdgen.js';
 import { apply } from '../../kube/apply.js';
 import { createKubeClient, loadKubeConfig, type KubeClient } from '../../kube/client.js';
@@ -32,6 +33,10 @@ export interface ScaleOptions {
   flip: number;
   jobs: number;
   minerGraceSeconds: number;
+  /** The operator's --node-workers (undefined: its default). */
+  nodeWorkers?: number | undefined;
+  /** The operator's --job-workers (undefined: its default). */
+  jobWorkers?: number | undefined;
   steadySeconds: number;
   /** Deadline of each wait, in seconds. */
   timeoutSeconds: number;
@@ -217,6 +222,8 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       nodeSelector: GROUP_LABEL,
       policyFile,
       minerGraceSeconds: opts.minerGraceSeconds,
+      nodeWorkers: opts.nodeWorkers,
+      jobWorkers: opts.jobWorkers,
       dir: work,
     });
     const op = operator;
@@ -362,6 +369,8 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       pods: podsOf(shapes),
       gpus: gpusOf(shapes),
       minerGraceSeconds: opts.minerGraceSeconds,
+      nodeWorkers: opts.nodeWorkers ?? DEFAULT_MANAGER_OPTIONS.nodeWorkers,
+      jobWorkers: opts.jobWorkers ?? DEFAULT_MANAGER_OPTIONS.jobWorkers,
       wallSeconds: secs(Date.now() - began) ?? 0,
       flip: {
         p50Seconds: toIdle.done.p50Seconds,
