@@ -74,7 +74,11 @@ async function timeRun(
     podsPerSecond: end ? Math.round((pods / (end / 1000)) * 10) / 10 : null,
     series: thin(series, 400),
   };
-  d.progress(`${what}: ${fig.running}/${pods} pods Running in ${fig.seconds ?? 'more than the deadline'} s`);
+  d.progress(
+    fig.seconds === null
+      ? `${what}: only ${fig.running}/${pods} pods Running by the deadline`
+      : `${what}: ${pods} pods Running in ${fig.seconds} s`,
+  );
   return fig;
 }
 
@@ -131,7 +135,7 @@ export async function gangRuns(d: GangRunDeps): Promise<Pick<ScaleResult, 'gangs
     .list(NS)
     .filter((p) => p.metadata?.labels?.['rigshift.io/trainingjob'] !== undefined)
     .map((p, i) => barePod(p, i));
-  await deleteAll(d.client, resourcePath(Kinds.TrainingJob, { namespace: NS }));
+  await deleteAll(d.client, resourcePath(Kinds.TrainingJob, { namespace: NS }), d.timeoutMs);
   await waitGone(d, 'TrainingJob pods gone', NS);
   await allIdle(d);
 
@@ -144,7 +148,7 @@ export async function gangRuns(d: GangRunDeps): Promise<Pick<ScaleResult, 'gangs
       });
     }),
   );
-  await deleteAll(d.client, resourcePath(Kinds.Pod, { namespace: BARE_NS }), 0);
+  await deleteAll(d.client, resourcePath(Kinds.Pod, { namespace: BARE_NS }), d.timeoutMs, 0);
   await waitGone(d, 'bare pods gone', BARE_NS);
 
   const gangs = {

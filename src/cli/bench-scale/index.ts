@@ -28,7 +28,7 @@ export function registerBenchScale(program: Command): void {
     .option('--node-workers <n>', "the operator's --node-workers (default: its own, 8)", int(1))
     .option('--job-workers <n>', "the operator's --job-workers (default: its own, 4)", int(1))
     .option('--steady-seconds <n>', 'window for the steady-state request rate', int(1), 30)
-    .option('--timeout <seconds>', 'deadline of each wait', int(10), 900)
+    .option('--timeout <seconds>', 'deadline of each wait', int(10), 1800)
     .option('--no-kueue', 'skip the Kueue comparison')
     .option('--json', 'print one JSON object instead of the table')
     .option('--svg <file>', 'write a plot of pods Running over time (rigshift, bare, Kueue)')

@@ -12,6 +12,16 @@ const verbs = (s: SwitchFigures): string =>
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
 
+const runText = (r: {
+  seconds: number | null;
+  podsPerSecond?: number | null;
+  running?: number;
+  pods?: number;
+}) =>
+  r.seconds === null
+    ? `only ${r.running ?? 0}/${r.pods ?? '?'} Running by the deadline`
+    : `${r.seconds} s (${f(r.podsPerSecond)} pods/s)`;
+
 /** The human table: figure, value, target. */
 export function table(r: ScaleResult): string {
   const { flip, gangs, kueue, operator, planner } = r;
@@ -26,20 +36,12 @@ export function table(r: ScaleResult): string {
       `${f(flip.writesPerSwitch)} (${f(flip.toIdle.writesPerSwitch)} / ${f(flip.toMining.writesPerSwitch)} / ${f(flip.toTraining.writesPerSwitch)})`,
       '≤ 4',
     ],
-    [
-      `gangs: ${r.jobs} TrainingJobs, ${gangs.pods} pods Running`,
-      `${f(gangs.seconds, ' s')} (${f(gangs.podsPerSecond)} pods/s)`,
-      '',
-    ],
-    [
-      `  same pods straight to the scheduler`,
-      `${f(gangs.bareSeconds, ' s')} (${f(gangs.bare.podsPerSecond)} pods/s)`,
-      '',
-    ],
+    [`gangs: ${r.jobs} TrainingJobs, ${gangs.pods} pods Running`, runText(gangs), ''],
+    [`  same pods straight to the scheduler`, runText(gangs.bare), ''],
     [`  ratio rigshift / bare`, f(gangs.ratioToBare, '×'), '≤ 1.2×'],
     [
       `Kueue${kueue.version ? ` ${kueue.version}` : ''}: same mix as batch/v1 Jobs`,
-      kueue.blocked ? `blocked (see below)` : `${f(kueue.seconds, ' s')} (${f(kueue.podsPerSecond)} pods/s)`,
+      kueue.blocked ? `blocked (see below)` : runText(kueue),
       '',
     ],
     [`  ratio rigshift / Kueue`, f(kueue.ratio, '×'), '< 1×'],
@@ -62,6 +64,7 @@ export function table(r: ScaleResult): string {
     ...rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`.trimEnd()),
     '',
     ...(kueue.blocked ? [`Kueue blocked: ${kueue.blocked}`, ''] : []),
+    ...(r.errors ?? []).map((e) => `not measured: ${e}`),
     `writes per node switch, by method and resource:`,
     `  → idle:     ${verbs(flip.toIdle)}`,
     `  → mining:   ${verbs(flip.toMining)}`,

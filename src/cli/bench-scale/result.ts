@@ -91,6 +91,8 @@ export interface ScaleResult {
   };
   planner: { p99Ms: number | null; p50Ms: number | null; cycles: number };
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
+  /** What failed, when a part of the run could not be measured. */
+  errors?: string[];
 }
 
 export const ratio = (a: number | null, b: number | null): number | null =>

@@ -108,6 +108,11 @@ function machine(): ScaleResult['machine'] {
   };
 }
 
+function emptyGangs(pods: number): ScaleResult['gangs'] {
+  const none = { seconds: null, pods, running: 0, submitSeconds: null, podsPerSecond: null, series: [] };
+  return { ...none, bareSeconds: null, ratioToBare: null, bare: none };
+}
+
 /** The whole benchmark on its own local cluster; everything it started is stopped before it returns. */
 export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
   const progress = opts.progress;
@@ -330,7 +335,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       (n, pods) => modeOf(n) === 'training' && tainted(n) && noMiners(pods),
       (_n, pods) => trainingOn(pods).length > 0 && trainingOn(pods).every(isRunning),
     );
-    await deleteAll(client, resourcePath(Kinds.TrainingJob, { namespace: NS }));
+    await deleteAll(client, resourcePath(Kinds.TrainingJob, { namespace: NS }), timeoutMs);
     await waitUntil('burst nodes back to mining', allMining, timeoutMs, progress, mining);
 
     const deps: GangRunDeps = {
@@ -350,7 +355,17 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       },
       kueue: kueueBins,
     };
-    const gangs = await gangRuns(deps);
+    // A failure here keeps the figures measured so far (flips, operator cost) and says what failed.
+    const errors: string[] = [];
+    const gangs = await gangRuns(deps).catch((err: unknown): Pick<ScaleResult, 'gangs' | 'kueue'> => {
+      const why = (err as Error).message;
+      errors.push(`gang runs: ${why}`);
+      progress(`gang runs failed: ${why}`);
+      return {
+        gangs: emptyGangs(podsOf(shapes)),
+        kueue: { seconds: null, ratio: null, blocked: `not run: ${why}` },
+      };
+    });
 
     const metrics = await op.metrics();
     const cost = processCost(op.pid);
@@ -394,6 +409,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
         cycles: planCycles,
       },
       machine: machine(),
+      ...(errors.length > 0 ? { errors } : {}),
     };
   } finally {
     await watch?.stop().catch(() => undefined);

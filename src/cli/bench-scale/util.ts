@@ -62,15 +62,20 @@ export async function createTrainingJob(
   });
 }
 
-/** Deletes a collection (foreground of nothing: the objects' owners clean up after them). */
+/**
+ * Deletes a collection. The API server deletes item by item within the request: thousands take longer than a
+ * client's usual 30 s, so the request may run up to `timeoutMs`.
+ */
 export async function deleteAll(
   client: KubeClient,
   path: string,
+  timeoutMs: number,
   gracePeriodSeconds?: number,
 ): Promise<void> {
   await client.rest.request({
     method: 'DELETE',
     path,
+    timeoutMs,
     ...(gracePeriodSeconds !== undefined ? { query: { gracePeriodSeconds } } : {}),
   });
 }

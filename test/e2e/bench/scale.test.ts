@@ -73,8 +73,10 @@ describe('rigshift bench-scale', () => {
         steadyRequestsPerSecond: number | null;
       };
       planner: { p99Ms: number | null; cycles: number };
+      errors?: string[];
     };
     expect(j.nodes).toBe(20);
+    expect(j.errors).toBeUndefined();
 
     // Every flipped node reached its milestone, p50 ≤ p99, and the switch wrote to the API server.
     for (const s of [j.flip.toIdle, j.flip.toMining, j.flip.toTraining]) {
