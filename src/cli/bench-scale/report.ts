@@ -114,10 +114,17 @@ export function runningSvg(r: ScaleResult): string {
     `<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">seconds after the first create</text>`,
     `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">pods Running</text>`,
   );
-  lines.forEach(([name, s], i) => {
+  lines.forEach(([name, s]) => {
     const pts = s.map(([a, b]) => `${x(a).toFixed(1)},${y(b).toFixed(1)}`).join(' ');
     out.push(`<polyline fill="none" stroke="${COLORS[name]}" stroke-width="2" points="${pts}"/>`);
-    const ly = m.t + 10 + i * 18;
+  });
+  // Bottom right: the curves rise, so that corner stays clear.
+  const top = H - m.b - 16 - lines.length * 18;
+  out.push(
+    `<rect x="${W - m.r - 160}" y="${top}" width="150" height="${lines.length * 18 + 6}" fill="white" stroke="#ccc"/>`,
+  );
+  lines.forEach(([name], i) => {
+    const ly = top + 12 + i * 18;
     out.push(
       `<line x1="${W - m.r - 150}" y1="${ly}" x2="${W - m.r - 126}" y2="${ly}" stroke="${COLORS[name]}" stroke-width="2"/>`,
       `<text x="${W - m.r - 120}" y="${ly + 4}">${name}</text>`,
