@@ -4,10 +4,11 @@ import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { apply } from '../../kube/apply.js';
 import type { KubeClient } from '../../kube/client.js';
 import { Kinds, resourcePath } from '../../kube/resources.js';
+import { isNotFound } from '../../kube/rest.js';
 import { startKueue, type KueueBinaries, type RunningKueue } from '../../local/kueue.js';
 import { ratio, secs, type RunFigures, type ScaleResult, type Series } from './result.js';
 import { podsOf, type Shape } from './shapes.js';
-import { createTrainingJob, deleteAll, forEachLimit, NS, sleep, waitUntil } from './util.js';
+import { createTrainingJob, forEachLimit, NS, sleep, waitUntil } from './util.js';
 import { type ClusterWatch, isMiner, modeOf } from './watch.js';
 
 export interface GangRunDeps {
@@ -92,6 +93,25 @@ function thin(s: Series, n: number): Series {
   return out;
 }
 
+async function deleteEach(
+  d: GangRunDeps,
+  kind: typeof Kinds.Pod | typeof Kinds.TrainingJob,
+  namespace: string,
+  names: string[],
+): Promise<void> {
+  await forEachLimit(names, SUBMIT_CONCURRENCY, async (name) => {
+    await d.client.rest
+      .request({
+        method: 'DELETE',
+        path: resourcePath(kind, { namespace, name }),
+        ...(kind === Kinds.Pod ? { query: { gracePeriodSeconds: 0 } } : {}),
+      })
+      .catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+  });
+}
+
 async function waitGone(d: GangRunDeps, what: string, namespace: string): Promise<void> {
   const left = (): number => d.watch.pods.list(namespace).length;
   await waitUntil(
@@ -117,7 +137,9 @@ async function allIdle(d: GangRunDeps): Promise<void> {
  * (b) and (c): the job mix as TrainingJobs onto idle nodes; the same pods, pinned where rigshift put them,
  * straight to the scheduler; the same mix as batch/v1 Jobs through Kueue.
  */
-export async function gangRuns(d: GangRunDeps): Promise<Pick<ScaleResult, 'gangs' | 'kueue'>> {
+export async function gangRuns(
+  d: GangRunDeps,
+): Promise<Pick<ScaleResult, 'gangs' | 'kueue'> & { error?: string }> {
   const pods = podsOf(d.shapes);
   d.progress('making every node idle (mining pays less than its power)');
   await d.setAllRevenue('idle');
@@ -130,27 +152,58 @@ export async function gangRuns(d: GangRunDeps): Promise<Pick<ScaleResult, 'gangs
       ({ s, i }) => createTrainingJob(d.client, `gang-${i}`, s),
     ),
   );
-  // The same pods as plain pods: each pinned to the node rigshift chose, same requests and tolerations.
-  const placed = d.watch.pods
-    .list(NS)
-    .filter((p) => p.metadata?.labels?.['rigshift.io/trainingjob'] !== undefined)
-    .map((p, i) => barePod(p, i));
-  await deleteAll(d.client, resourcePath(Kinds.TrainingJob, { namespace: NS }), d.timeoutMs);
-  await waitGone(d, 'TrainingJob pods gone', NS);
-  await allIdle(d);
+  let placed: V1Pod[] = [];
+  let bare: RunFigures;
+  try {
+    // The same pods as plain pods: each pinned to the node rigshift chose, same requests and tolerations.
+    placed = d.watch.pods
+      .list(NS)
+      .filter((p) => p.metadata?.labels?.['rigshift.io/trainingjob'] !== undefined)
+      .map((p, i) => barePod(p, i));
+    // One by one: a collection delete of thousands outlasts the API server's 60 s request timeout.
+    await deleteEach(
+      d,
+      Kinds.TrainingJob,
+      NS,
+      d.shapes.map((_, i) => `gang-${i}`),
+    );
+    await waitGone(d, 'TrainingJob pods gone', NS);
+    await allIdle(d);
 
-  const bare = await timeRun(d, 'bare scheduler', BARE_NS, placed.length, () =>
-    forEachLimit(placed, SUBMIT_CONCURRENCY, async (pod) => {
-      await d.client.rest.request({
-        method: 'POST',
-        path: resourcePath(Kinds.Pod, { namespace: BARE_NS }),
-        body: pod,
-      });
-    }),
-  );
-  await deleteAll(d.client, resourcePath(Kinds.Pod, { namespace: BARE_NS }), d.timeoutMs, 0);
-  await waitGone(d, 'bare pods gone', BARE_NS);
-
+    bare = await timeRun(d, 'bare scheduler', BARE_NS, placed.length, () =>
+      forEachLimit(placed, SUBMIT_CONCURRENCY, async (pod) => {
+        await d.client.rest.request({
+          method: 'POST',
+          path: resourcePath(Kinds.Pod, { namespace: BARE_NS }),
+          body: pod,
+        });
+      }),
+    );
+    await deleteEach(
+      d,
+      Kinds.Pod,
+      BARE_NS,
+      placed.map((p) => p.metadata?.name ?? ''),
+    );
+    await waitGone(d, 'bare pods gone', BARE_NS);
+  } catch (err) {
+    // The figures measured so far stay; what failed is said.
+    const why = (err as Error).message;
+    d.progress(`bare run failed: ${why}`);
+    const none = {
+      seconds: null,
+      pods: placed.length,
+      running: 0,
+      submitSeconds: null,
+      podsPerSecond: null,
+      series: [],
+    };
+    return {
+      gangs: { ...rig, bareSeconds: null, ratioToBare: null, bare: none },
+      kueue: { seconds: null, ratio: null, blocked: `not run: ${why}` },
+      error: `bare run: ${why}`,
+    };
+  }
   const gangs = {
     ...rig,
     bareSeconds: bare.seconds,

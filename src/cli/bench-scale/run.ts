@@ -232,6 +232,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       dir: work,
     });
     const op = operator;
+    const opStart = Date.now();
     progress(`operator started (pid ${op.pid}, log ${op.log}); waiting for a miner on every node`);
     const miningNode = (n: string): boolean => {
       const node = w.nodes.get(undefined, n);
@@ -243,7 +244,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
     const mining = (): string => `${allNames.filter(miningNode).length}/${allNames.length} nodes mining`;
     if (!(await waitUntil('every node mining', allMining, timeoutMs, progress, mining)))
       throw new Error(`not every node mines after ${opts.timeoutSeconds} s: ${mining()}`);
-    progress(`all nodes mining ${((Date.now() - t) / 1000).toFixed(1)} s after the nodes were Ready`);
+    progress(`all nodes mining ${((Date.now() - opStart) / 1000).toFixed(1)} s after the operator started`);
 
     // Steady state: nothing changes; what does the operator ask of the API server?
     await sleep(5000);
@@ -357,15 +358,20 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
     };
     // A failure here keeps the figures measured so far (flips, operator cost) and says what failed.
     const errors: string[] = [];
-    const gangs = await gangRuns(deps).catch((err: unknown): Pick<ScaleResult, 'gangs' | 'kueue'> => {
-      const why = (err as Error).message;
-      errors.push(`gang runs: ${why}`);
-      progress(`gang runs failed: ${why}`);
-      return {
-        gangs: emptyGangs(podsOf(shapes)),
-        kueue: { seconds: null, ratio: null, blocked: `not run: ${why}` },
-      };
-    });
+    const gangs = await gangRuns(deps)
+      .then((g) => {
+        if (g.error) errors.push(g.error);
+        return g;
+      })
+      .catch((err: unknown): Pick<ScaleResult, 'gangs' | 'kueue'> => {
+        const why = (err as Error).message;
+        errors.push(`gang runs: ${why}`);
+        progress(`gang runs failed: ${why}`);
+        return {
+          gangs: emptyGangs(podsOf(shapes)),
+          kueue: { seconds: null, ratio: null, blocked: `not run: ${why}` },
+        };
+      });
 
     const metrics = await op.metrics();
     const cost = processCost(op.pid);
