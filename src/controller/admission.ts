@@ -72,9 +72,15 @@ export function admissionStatus(
         [
           condition('Queued', 'False', 'Admitted', '', gen),
           condition('Admitted', 'True', 'Placed', message, gen),
-          phase === 'running'
+          // A preemption is cleared once the job runs again; a job never preempted keeps its condition as it is
+          // (one status write less per start).
+          phase === 'running' && findCondition(current, 'Preempted')?.status === 'True'
             ? condition('Preempted', 'False', 'Running', '', gen)
-            : keepPreempted(notPreempted),
+            : keepPreempted(
+                findCondition(current, 'Preempted')?.reason === 'Running'
+                  ? condition('Preempted', 'False', 'Running', '', gen)
+                  : notPreempted,
+              ),
         ],
         { assignedNodes: nodes },
       );

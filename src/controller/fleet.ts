@@ -5,7 +5,7 @@ import {
   type FleetPolicySpec,
   type TrainingJob,
 } from '../api/v1alpha1/index.js';
-import { plan, type NodePlan, type Plan } from '../planner/index.js';
+import { HELD_FOR_UNKNOWN_YIELD, plan, type NodePlan, type Plan } from '../planner/index.js';
 import { apply } from '../kube/apply.js';
 import { systemClock, type Clock } from '../kube/clock.js';
 import type { KubeClient } from '../kube/client.js';
@@ -25,7 +25,7 @@ import {
 import type { Caches, Parsed } from './caches.js';
 import type { Expectations } from './expectations.js';
 import { cacheHold, freshnessReporter, type StaleCache } from './freshness.js';
-import { PLANNER_MANAGER, TARGET_MINING_GPUS, TARGET_MODE, TARGET_REASON } from './labels.js';
+import { FINALIZER, PLANNER_MANAGER, TARGET_MINING_GPUS, TARGET_MODE, TARGET_REASON } from './labels.js';
 import { nodeState } from './nodes.js';
 import { observeAdmission, setPendingGauges } from './job-metrics.js';
 import { policyReporter, type PolicyReportDeps } from './policy-report.js';
@@ -41,6 +41,12 @@ const ECHO_WAIT_MS = 100;
 /** While the caches are stale, how often to look again. */
 const HOLD_RECHECK_MS = 1000;
 const WRITE_CONCURRENCY = 8;
+/**
+ * A node's target reason alone (same mode, same GPUs) is rewritten only to say that the node is held for an
+ * unknown yield, or no longer is, and only once that has lasted this long: a pool catching up with its own
+ * spec change is held for milliseconds, and at a thousand nodes each rewrite is a thousand writes.
+ */
+export const REASON_SETTLE_MS = 10_000;
 const ANNOTATION_MAX_BYTES = 1024;
 
 export interface FleetDeps {
@@ -68,6 +74,8 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
   let lastRevenueAt: number | undefined;
   const policyReport = policyReporter(deps);
   const freshness = freshnessReporter(deps);
+  /** Nodes whose reason alone differs from the plan's: since when (see REASON_SETTLE_MS). */
+  const reasonSince = new Map<string, { held: boolean; sinceMs: number }>();
 
   return async (_key, signal): Promise<ReconcileResult> => {
     const now = clock.now();
@@ -96,7 +104,10 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       managedPods: deps.caches.managedPods.list(),
       foreignPods: deps.caches.foreignPods.list(),
       jobs: [
-        ...deps.parsed.jobsOf(deps.caches.jobs),
+        // A new job is planned once the job reconciler has taken it in (its finalizer), not in the same instant
+        // (their two first writes raced: a 409 and a second plan). One planned before stays planned whatever
+        // its finalizers (a renter removing it must not free its nodes); a dry run plans every job.
+        ...deps.parsed.jobsOf(deps.caches.jobs).filter((j) => dryRun || takenIn(j)),
         ...(deps.ledgerNamespace === undefined
           ? []
           : batchJobViews(deps.caches, deps.ledgerNamespace, (job, reason, message) =>
@@ -163,14 +174,30 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
     await Promise.all(admissions.map((w) => w()));
     if (failures.length > 0) throw aggregate('TrainingJob status', failures);
 
+    let settleAtMs: number | undefined;
     if (!dryRun) {
       const draining = new Set(view.snapshot.nodes.filter((n) => n.mode === 'draining').map((n) => n.name));
-      const nodeWrites = decided.nodes
-        .map((p) => ({ p, node: view.nodes.get(p.node) }))
-        .filter(
-          (x): x is { p: NodePlan; node: V1Node } =>
-            x.node !== undefined && targetChanged(x.node, x.p, policy.spec, draining.has(x.p.node)),
-        );
+      const nodeWrites: { p: NodePlan; node: V1Node }[] = [];
+      const unsettled = new Set<string>();
+      for (const p of decided.nodes) {
+        const node = view.nodes.get(p.node);
+        if (!node) continue;
+        let change = targetChange(node, p, policy.spec, draining.has(p.node));
+        // A node's first target waits as long for a yield not known yet (at start the pools' first prices
+        // follow within a second: the reason given is then the real one, not a hold rewritten soon after).
+        if (change === 'target' && isHeld(p.reason) && nodeState(node, policy.spec).target === undefined)
+          change = 'reason';
+        if (change === 'target') nodeWrites.push({ p, node });
+        if (change !== 'reason') continue;
+        const held = isHeld(p.reason);
+        let since = reasonSince.get(p.node);
+        if (since?.held !== held) reasonSince.set(p.node, (since = { held, sinceMs: now }));
+        unsettled.add(p.node);
+        const at = since.sinceMs + REASON_SETTLE_MS;
+        if (now >= at) nodeWrites.push({ p, node });
+        else settleAtMs = Math.min(settleAtMs ?? at, at);
+      }
+      for (const n of reasonSince.keys()) if (!unsettled.has(n)) reasonSince.delete(n);
       await forEachLimit(nodeWrites, WRITE_CONCURRENCY, ({ p, node }) =>
         writeTarget(deps, node, p, policy.spec, clock, signal).catch(record),
       );
@@ -193,8 +220,14 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       'fleet planned',
     );
     if (failures.length > 0) throw aggregate('FleetPolicy status', failures);
-    return { requeueAfterMs: nextPlanMs(view, now, policy.spec) };
+    const next = nextPlanMs(view, now, policy.spec);
+    return { requeueAfterMs: settleAtMs === undefined ? next : Math.min(next, settleAtMs - now + 50) };
   };
+}
+
+function takenIn(j: TrainingJob): boolean {
+  if (j.metadata.deletionTimestamp || j.metadata.finalizers?.includes(FINALIZER)) return true;
+  return (j.status?.conditions ?? []).some((c) => c.type === 'Queued' || c.type === 'Admitted');
 }
 
 /** The plan's verdict on every job of the snapshot, and the ended and suspended jobs. */
@@ -305,28 +338,28 @@ async function writeBatchAdmission(
   }
 }
 
-export function targetChanged(
+/**
+ * How a node's target annotations differ from the plan: `target` (mode or mining GPUs, or no reason yet:
+ * written now), `reason` (only whether it is held for an unknown yield: written once settled), or `none`.
+ * The reason shown is the one the node was sent to its target for; the planner's wording of why it stays
+ * (prices move, jobs come and go on a shared node) is in the FleetPolicy's and jobs' status, not rewritten
+ * on every node.
+ */
+export function targetChange(
   node: V1Node,
   p: NodePlan,
   policy: Parameters<typeof nodeState>[1],
   draining = false,
-): boolean {
+): 'target' | 'reason' | 'none' {
   const st = nodeState(node, policy);
   if (st.target !== p.mode || st.targetMiningGpus !== p.miningGpus || st.targetReason === undefined)
-    return true;
+    return 'target';
   // While a node drains towards its target, the reason it was sent there stays the one shown.
-  if (draining) return false;
-  return !sameReason(st.targetReason, clip(p.reason));
+  if (draining) return 'none';
+  return isHeld(st.targetReason) === isHeld(p.reason) ? 'none' : 'reason';
 }
 
-/**
- * Reasons that differ only in their figures (prices move all the time) are the same reason: rewriting every
- * node's annotation on every price tick would cost a write per node and say nothing new.
- */
-export function sameReason(a: string, b: string): boolean {
-  const shape = (s: string): string => s.replace(/-?\d+(\.\d+)?/g, '#');
-  return shape(a) === shape(b);
-}
+const isHeld = (reason: string): boolean => reason.includes(HELD_FOR_UNKNOWN_YIELD);
 
 const clip = (s: string): string => truncateUtf8(s, ANNOTATION_MAX_BYTES);
 
@@ -362,14 +395,9 @@ async function writeTarget(
   if (before.target === undefined) {
     deps.logger?.debug({ node: name, to: p.mode, reason: p.reason }, 'node target set');
   } else if (before.target !== p.mode) {
+    // No Event here: the node reconciler's own (DrainStarted, ModeChanged) names the same reason.
     const from = before.target;
     deps.logger?.info({ node: name, from, to: p.mode, reason: p.reason }, 'node target changed');
-    await deps.events.normal(
-      { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid },
-      'SwitchPlanned',
-      'Plan',
-      `${from} → ${p.mode}: ${p.reason}`,
-    );
   }
 }
 

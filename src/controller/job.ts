@@ -164,6 +164,11 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
       return;
     }
 
+    // The planner speaks first (its Queued or Admitted condition): a status written before would only race
+    // its admission (a 409 and a second plan) and be rewritten at once.
+    const conditions = job.status?.conditions ?? [];
+    if (!conditions.some((c) => c.type === 'Queued' || c.type === 'Admitted')) return;
+
     // A finished job past its ttlSecondsAfterFinished is deleted (the deletion path above stops its pods).
     const ttlLeftMs = phase === 'ended' ? ttlRemainingMs(job, clock.now()) : undefined;
     if (ttlLeftMs !== undefined && ttlLeftMs <= 0) {
@@ -201,8 +206,6 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
       progress.status.conditions = progress.status.conditions.map((c) =>
         c.type === 'Running' ? { ...c, status: 'False', reason, message } : c,
       );
-      // Nothing was created: drop the PodsCreated Event the plan announced.
-      progress.events = progress.events.filter((e) => e.reason !== 'PodsCreated');
       if (before?.reason !== reason || before.message !== message)
         progress.events.push({ type: 'Warning', reason, note: message });
       progress.requeueAfterMs = Math.min(progress.requeueAfterMs ?? SERVICE_RETRY_MS, SERVICE_RETRY_MS);

@@ -139,6 +139,21 @@ interface Queues {
   batchjob: WorkQueue;
 }
 
+/** Events written in the background at most at once; beyond, new ones are dropped (and counted). */
+const MAX_PENDING_EVENTS = 1000;
+/**
+ * A pod's change reaches its job this much later, so that a gang's pods starting one after the other are
+ * one status write, not one each (the batch/v1 Job controller batches pod updates the same way).
+ */
+const POD_TO_JOB_BATCH_MS = 500;
+const POD_TO_POOL_BATCH_MS = 2000;
+
+/** What of a MiningPool its nodes depend on (selector, profiles, miner: the spec), not its status. */
+function poolSpecMark(p: KubernetesObject): string {
+  const m = p.metadata;
+  return `${m?.uid ?? ''}|${m?.generation ?? ''}|${m?.deletionTimestamp ?? ''}`;
+}
+
 /** Job status changes within this long are folded into one UsageRecord write per namespace. */
 const USAGE_COALESCE_MS = 2000;
 
@@ -212,8 +227,9 @@ export class Manager {
     this.onLeadershipLost = deps.onLeadershipLost;
     this.identity = this.opts.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics({ jobBids: this.opts.metricsJobBids });
-    const onRequest = (verb: string, code: number, _ms: number, path: string): void => {
+    const onRequest = (verb: string, code: number, ms: number, path: string): void => {
       this.metrics.apiRequests.inc({ verb, code: String(code), resource: resourceOf(path) });
+      if (verb !== 'GET') this.log?.debug({ verb, path, code, ms }, 'api write');
       this.requests.set(verb, (this.requests.get(verb) ?? 0) + 1);
     };
     this.client = createKubeClient(kc, { onRequest, writeFence: () => this.term ?? NOT_LEADING });
@@ -222,6 +238,7 @@ export class Manager {
     this.events = new EventRecorder(this.client, {
       reportingInstance: this.identity.slice(0, 128),
       logger: this.log,
+      background: { maxPending: MAX_PENDING_EVENTS },
     });
     this.parsed = new Parsed((kind, error) =>
       this.log?.warn({ kind, error }, 'object does not parse; ignored'),
@@ -324,6 +341,11 @@ export class Manager {
     this.metrics.usage.figures = () =>
       inf.usageRecords.hasSynced() ? usageFigures(inf.usageRecords, this.clock.now()) : undefined;
     this.wire();
+  }
+
+  /** Resolves once the Events sent so far are written (they are written in the background). */
+  eventsWritten(): Promise<void> {
+    return this.events.settled();
   }
 
   /** Checks the cluster, starts the caches and the HTTP server, then campaigns (or leads at once). */
@@ -535,6 +557,7 @@ export class Manager {
     const allNodes = (): void => {
       for (const n of this.caches.nodes.list()) q()?.node.add(n.metadata?.name ?? '');
     };
+    const poolMarks = new Map<string, string>();
     const jobsOnNode = (node: string): void => {
       for (const j of inf.jobs.list()) {
         const assigned = (j as { status?: { assignedNodes?: string[] } }).status?.assignedNodes ?? [];
@@ -561,9 +584,10 @@ export class Manager {
         const node = podNode(p);
         if (node) q()?.node.add(node);
         const job = trainingJobKeyOf(p);
-        if (job) q()?.job.add(job);
+        if (job) q()?.job.addAfter(job, POD_TO_JOB_BATCH_MS);
+        // A pool's status counts its miners: a price move starts and stops hundreds of them, one write per batch.
         const pool = poolKeyForPod(p);
-        if (pool) q()?.pool.add(pool);
+        if (pool) q()?.pool.addAfter(pool, POD_TO_POOL_BATCH_MS);
         fleet();
       });
       inf.foreignPods.on(ev, (p) => {
@@ -586,7 +610,13 @@ export class Manager {
         // Events only come once started (the first list's adds arrive after start()).
         if (this.started) this.configMaps.sync(this.caches.pools.list());
         q()?.pool.add(objectKey(p));
-        allNodes();
+        // Nodes read pools' specs only: the pool's own status writes (prices, yields) wake the planner, not
+        // every node (at a thousand nodes that fan-out took the node workers from the nodes that switch).
+        const key = objectKey(p);
+        const mark = ev === 'delete' ? undefined : poolSpecMark(p);
+        if (mark !== poolMarks.get(key)) allNodes();
+        if (mark === undefined) poolMarks.delete(key);
+        else poolMarks.set(key, mark);
         fleet();
       });
       inf.usageRecords.on(ev, (r) => {

@@ -123,6 +123,40 @@ function hasNoOldKeys(node: V1Node, st: NodeState): boolean {
 const podId = (p: V1Pod): string => `${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`;
 
 /**
+ * A pod this reconciler just evicted or created is taken as done for this long although the cache does not
+ * show it yet: a node queued again before the echo arrives would otherwise evict or create it twice.
+ */
+export const POD_ECHO_MS = 5000;
+
+const ECHO_FALLBACK_MS = 2000;
+
+/** Is resourceVersion `a` the same as or later than `b`? (etcd's are integers; others: only equality.) */
+function atLeast(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  if (a === b) return true;
+  return /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) > BigInt(b);
+}
+
+/** Pod writes whose echo may not have reached the cache yet (in memory: after a restart the cache is fresh). */
+class RecentPodWrites {
+  private readonly at = new Map<string, number>();
+  constructor(private readonly clock: Clock) {}
+  record(kind: 'evicted' | 'created', id: string): void {
+    const now = this.clock.now();
+    if (this.at.size > 10_000) for (const [k, t] of this.at) if (now - t >= POD_ECHO_MS) this.at.delete(k);
+    this.at.set(`${kind}|${id}`, now);
+  }
+  /** Milliseconds until the write is no longer recent (0: not recent). */
+  recent(kind: 'evicted' | 'created', id: string): number {
+    const t = this.at.get(`${kind}|${id}`);
+    return t === undefined ? 0 : Math.max(0, t + POD_ECHO_MS - this.clock.now());
+  }
+  forget(kind: 'evicted' | 'created', id: string): void {
+    this.at.delete(`${kind}|${id}`);
+  }
+}
+
+/**
  * The node reconciler, keyed by node name: moves a node towards the mode the planner asked for. Mining →
  * draining (taint, evict the miners through the Eviction API) → training or idle; back to mining by removing
  * the taint and starting a miner. Everything it needs to resume lives in the node's label and annotations.
@@ -130,11 +164,21 @@ const podId = (p: V1Pod): string => `${p.metadata?.namespace ?? ''}/${p.metadata
 export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
   const clock = deps.clock ?? systemClock;
   const log = deps.logger;
+  const recentPods = new RecentPodWrites(clock);
+  /** resourceVersion of our last write of each node, until the cache shows it. */
+  const ownWrites = new Map<string, string>();
 
   return async (name, signal): Promise<ReconcileResult | void> => {
     const node = deps.caches.nodes.get(undefined, name);
     const pools = deps.parsed.poolsOf(deps.caches.pools);
     if (!node || !isGpuNode(node, nodeGpuResource(node, pools))) return;
+    // Queued again before our own last write reached the cache: acting now would only be refused (409) or
+    // repeat it. Its echo queues the node again; the fallback covers an echo that never comes.
+    const mine = ownWrites.get(name);
+    if (mine !== undefined) {
+      if (!atLeast(node.metadata?.resourceVersion, mine)) return { requeueAfterMs: ECHO_FALLBACK_MS };
+      ownWrites.delete(name);
+    }
     // No valid policy: the node is left exactly as it is (the fleet reconciler says why).
     const inForce = policyInForce(deps.caches.policy());
     if (!inForce || deps.dryRun || inForce.dryRun) return;
@@ -156,14 +200,18 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
     const miners = onNode.filter((p) => isMiner(p) && !isTerminal(p));
     const mode: NodeMode = st.mode ?? (pool ? 'mining' : 'idle');
     const ref = { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid };
+    /** Set when a pod write of ours has not echoed yet: look again when it should have. */
+    let echoWaitMs: number | undefined;
 
     const write = async (w: ModeWrite, from: V1Node = node): Promise<V1Node> => {
       try {
-        return await apply(deps.client, modeBody(from, w, policy), {
+        const written = await apply(deps.client, modeBody(from, w, policy), {
           fieldManager: FIELD_MANAGER,
           force: true,
           signal,
         });
+        if (written.metadata.resourceVersion) ownWrites.set(name, written.metadata.resourceVersion);
+        return written;
       } catch (err) {
         if (isConflict(err)) log?.debug({ node: name }, 'node changed under us; retrying');
         throw err;
@@ -205,12 +253,15 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       await ensureMiner(current, target);
       // The end of an abort's cool-down changes the node (the abort is cleared): the planner may use it again.
       const coolingMs = (st.drainAbortedMs ?? 0) + policy.drainTimeoutSeconds * 1000 - now;
-      return st.drainAbortedMs !== undefined && coolingMs > 0 ? { requeueAfterMs: coolingMs } : undefined;
+      const wait = [st.drainAbortedMs !== undefined && coolingMs > 0 ? coolingMs : undefined, echoWaitMs]
+        .filter((x): x is number => x !== undefined)
+        .reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined);
+      return wait === undefined ? undefined : { requeueAfterMs: wait };
     }
     if (target === 'idle' && mode === 'training') {
       await settle('idle', 'planned');
       await ensureMiner(node, 'idle');
-      return;
+      return echoWaitMs === undefined ? undefined : { requeueAfterMs: echoWaitMs };
     }
     // mining (or idle with stray miners) → training or idle: start a drain.
     const w: ModeWrite = { mode: 'draining', sinceMs: now, drainingTo: target, drainStartedMs: now };
@@ -255,11 +306,12 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       if (miners.length === 0) {
         await write({ mode: drainingTo, sinceMs: now }, current);
         deps.metrics?.drainDuration.observe({ outcome: 'completed' }, (now - startedMs) / 1000);
-        await switched(
-          'draining',
-          drainingTo,
-          'planned',
-          `drained in ${Math.round((now - startedMs) / 1000)} s; now ${drainingTo}`,
+        // Counted and logged; no Event: DrainStarted said where it goes and why, the label says it got there
+        // (one Event per switch: at a thousand nodes each is a write).
+        deps.metrics?.switches.inc({ from: 'draining', to: drainingTo, reason: 'planned' });
+        log?.info(
+          { node: name, from: 'draining', to: drainingTo, seconds: Math.round((now - startedMs) / 1000) },
+          'node drained',
         );
         return;
       }
@@ -321,6 +373,7 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
             causes.set(id, terminatingCause(pod, current, now));
           continue;
         }
+        if (recentPods.recent('evicted', pod.metadata?.uid ?? id) > 0) continue;
         const r = await evictPod(deps.client, {
           namespace: pod.metadata?.namespace ?? '',
           name: pod.metadata?.name ?? '',
@@ -335,7 +388,10 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
             'more than one PodDisruptionBudget selects it, so the Eviction API refuses to evict it',
           );
         else if (r.outcome === 'error') failed.push(`${id}: ${r.message}`);
-        else log?.info({ node: name, pod: id, outcome: r.outcome }, 'mining pod evicted');
+        else {
+          if (r.outcome === 'evicted') recentPods.record('evicted', pod.metadata?.uid ?? id);
+          log?.info({ node: name, pod: id, outcome: r.outcome }, 'mining pod evicted');
+        }
       }
       const stalled = causes.size > 0 ? formatStalled(causes) : undefined;
       const recorded =
@@ -424,12 +480,14 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       if (want === 'wait') return;
       for (const m of miners) {
         if (isTerminating(m) || (want && m.metadata?.name === want.metadata?.name)) continue;
+        if (recentPods.recent('evicted', m.metadata?.uid ?? podId(m)) > 0) continue;
         const r = await evictPod(deps.client, {
           namespace: m.metadata?.namespace ?? '',
           name: m.metadata?.name ?? '',
           uid: m.metadata?.uid,
           signal,
         });
+        if (r.outcome === 'evicted') recentPods.record('evicted', m.metadata?.uid ?? podId(m));
         log?.info({ node: name, pod: m.metadata?.name, outcome: r.outcome }, 'replacing mining pod');
       }
       if (!want) return;
@@ -437,11 +495,19 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
         (p) => p.metadata?.name === want.metadata?.name && p.metadata?.namespace === want.metadata?.namespace,
       );
       if (existing && !isTerminal(existing)) return;
+      const wantId = podId(want);
       if (existing) {
         await deletePod(existing);
+        recentPods.forget('created', wantId);
+        return;
+      }
+      const echo = recentPods.recent('created', wantId);
+      if (echo > 0) {
+        echoWaitMs = echo; // looked at again once the echo is overdue, in case the create did not take
         return;
       }
       await apply(deps.client, want, { fieldManager: FIELD_MANAGER, force: true, signal });
+      recentPods.record('created', wantId);
       log?.info({ node: name, pod: want.metadata?.name, pool: pool?.metadata.name }, 'mining pod created');
     }
 

@@ -299,11 +299,9 @@ export function jobProgress(input: ProgressInput): Progress {
   if (problem && (before?.reason !== problem.reason || before.message !== problem.message)) {
     events.push({ type: 'Warning', reason: 'ReplicaNotStarting', note: problem.message });
   }
-  if (runningNow && !wasRunning)
-    events.push({ type: 'Normal', reason: 'Running', note: running.message ?? '' });
-  if (create.length > 0) {
-    const where = create.map((c) => `${c.name} on ${c.node}`).join(', ');
-    events.push({ type: 'Normal', reason: 'PodsCreated', note: `starting the gang: ${where}` });
+  if (runningNow && !wasRunning) {
+    const where = current.map((p) => `${p.metadata?.name ?? ''} on ${podNode(p) ?? ''}`).join(', ');
+    events.push({ type: 'Normal', reason: 'Running', note: `${running.message ?? ''}: ${where}` });
   }
   if (stop.length > 0) {
     events.push({
@@ -357,7 +355,10 @@ function notRunningReason(phase: JobPhase, terminal: boolean, succeeded: boolean
 
 function notRunningMessage(ready: number, replicas: number, active: boolean, nodesReady: boolean): string {
   if (!active) return '';
-  if (!nodesReady) return 'waiting for the assigned nodes to finish switching to training';
+  // One message from admission until a first replica runs: the nodes becoming ready and the pods being created
+  // are seen on the nodes and pods, not worth a status write each.
+  if (!nodesReady || ready === 0)
+    return 'waiting for its nodes to switch to training and its replicas to start';
   return `${ready} of ${replicas} replicas running`;
 }
 

@@ -173,6 +173,12 @@ export interface EventRecorderOptions {
   clock?: Clock;
   logger?: Logger;
   series?: SeriesOptions;
+  /**
+   * Reconcilers do not wait for their Events (client-go's recorder does not either): `normal` and `warning`
+   * resolve at once and the write goes on in the background. Beyond `maxPending` writes in flight, new Events
+   * are dropped and counted, so that a slow API server cannot make the operator hold an unbounded backlog.
+   */
+  background?: { maxPending: number };
 }
 
 interface Written {
@@ -193,7 +199,8 @@ export class EventRecorder {
   private readonly timers = new Map<string, TimerHandle>();
   private readonly pendingBodies = new Map<string, EventBody>();
   private readonly controller: string;
-  private counters = { created: 0, updated: 0, failed: 0 };
+  private counters = { created: 0, updated: 0, failed: 0, dropped: 0 };
+  private pending = 0;
 
   constructor(
     private readonly client: Pick<KubeClient, 'rest'>,
@@ -215,8 +222,25 @@ export class EventRecorder {
     return this.event({ regarding, type: 'Warning', reason, action, note });
   }
 
-  /** Records one occurrence; resolves once written (or deferred into the series). */
+  /** Records one occurrence; resolves once written (or deferred into the series), or at once in background. */
   event(input: EventInput): Promise<void> {
+    const bg = this.opts.background;
+    if (!bg) return this.record(input);
+    if (this.pending >= bg.maxPending) {
+      if (this.counters.dropped++ % 100 === 0)
+        this.opts.logger?.warn(
+          { dropped: this.counters.dropped, pending: this.pending },
+          'too many Events in flight; dropped',
+        );
+      return Promise.resolve();
+    }
+    const done = this.record(input); // bad input throws here, in the caller
+    this.pending++;
+    void done.finally(() => this.pending--).catch(() => undefined);
+    return Promise.resolve();
+  }
+
+  private record(input: EventInput): Promise<void> {
     if (!isValidReason(input.reason))
       throw new Error(`event reason must be one CamelCase word: ${input.reason}`);
     if (!input.action || input.action.length > 128)
@@ -262,6 +286,11 @@ export class EventRecorder {
     await Promise.all([...this.chains.values()]);
   }
 
+  /** Resolves once every write started so far has finished (background mode: tests read Events after this). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.chains.values()]);
+  }
+
   /** Flushes and cancels timers. */
   async close(): Promise<void> {
     await this.flush();
@@ -269,7 +298,7 @@ export class EventRecorder {
     this.timers.clear();
   }
 
-  stats(): { created: number; updated: number; failed: number; series: number } {
+  stats(): { created: number; updated: number; failed: number; dropped: number; series: number } {
     return { ...this.counters, series: this.series.size() };
   }
 

@@ -4,6 +4,7 @@
  * No I/O and no clock of its own: the operator and the backtest call the same plan().
  */
 export { plan } from './plan.js';
+export { HELD_FOR_UNKNOWN_YIELD } from './state.js';
 export {
   drainLimit,
   rulesOf,

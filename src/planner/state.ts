@@ -122,6 +122,9 @@ export function sortedNodes(nodes: Snapshot['nodes']): readonly NodeSnapshot[] {
  * Working nodes are recycled between calls on the same nodes array (the backtest replays one fleet for
  * thousands of steps): nothing of them reaches the output, so this only saves allocation.
  */
+/** How every plan reason of a node held because its pool's yield is unknown ends (the operator looks for it). */
+export const HELD_FOR_UNKNOWN_YIELD = 'no switch until it is known';
+
 const recycled = new WeakMap<readonly NodeSnapshot[], WorkNode[]>();
 
 export function buildWorkNodes(
@@ -155,7 +158,7 @@ export function buildWorkNodes(
     else if (s.pool === undefined) held = 'no MiningPool selects this node, so its economics are unknown';
     else if (econ === null) held = `MiningPool ${s.pool} has no GPU profile for ${s.product}`;
     else if (!econ.known)
-      held = econ.heldReason ??= `${econ.unknownReason} (pool ${econ.pool}): no switch until it is known`;
+      held = econ.heldReason ??= `${econ.unknownReason} (pool ${econ.pool}): ${HELD_FOR_UNKNOWN_YIELD}`;
     const yieldUnknown = held !== null && econ !== null && !econ.known && held === econ.heldReason;
     const w = out[i];
     const miningNow = Math.min(usable, Math.max(0, s.miningGpus));

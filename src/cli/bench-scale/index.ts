@@ -30,6 +30,10 @@ export function registerBenchScale(program: Command): void {
     .option('--steady-seconds <n>', 'window for the steady-state request rate', int(1), 30)
     .option('--timeout <seconds>', 'deadline of each wait', int(10), 1800)
     .option('--no-kueue', 'skip the Kueue comparison')
+    .option(
+      '--operator-log <file>',
+      "keep the operator's log (at debug level: every API write it sends) in this file",
+    )
     .option('--json', 'print one JSON object instead of the table')
     .option('--svg <file>', 'write a plot of pods Running over time (rigshift, bare, Kueue)')
     .action(
@@ -45,6 +49,7 @@ export function registerBenchScale(program: Command): void {
         kueue: boolean;
         json?: boolean;
         svg?: string;
+        operatorLog?: string;
       }) => {
         const r = await benchScale({
           nodes: o.nodes,
@@ -56,6 +61,7 @@ export function registerBenchScale(program: Command): void {
           steadySeconds: o.steadySeconds,
           timeoutSeconds: o.timeout,
           kueue: o.kueue,
+          operatorLog: o.operatorLog,
           progress: (line) => void process.stderr.write(`bench-scale: ${line}\n`),
         });
         if (o.svg) writeFileSync(o.svg, runningSvg(r));

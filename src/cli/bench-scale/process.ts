@@ -40,9 +40,11 @@ export async function startOperator(opts: {
   /** `--job-workers` (default: the operator's own). */
   jobWorkers?: number | undefined;
   dir: string;
+  /** Keep the log here, at debug level (default: in `dir`, warnings only). */
+  logFile?: string | undefined;
 }): Promise<OperatorProcess> {
   const [port] = (await freePorts(1)) as [number];
-  const log = join(opts.dir, 'operator.log');
+  const log = opts.logFile ?? join(opts.dir, 'operator.log');
   const pid = startDetached(
     process.execPath,
     [
@@ -56,7 +58,7 @@ export async function startOperator(opts: {
       `--metrics-address=127.0.0.1:${port}`,
       '--metrics-auth=none',
       '--identity=bench-scale',
-      '--log-level=warn',
+      `--log-level=${opts.logFile ? 'debug' : 'warn'}`,
       ...(opts.nodeWorkers ? [`--node-workers=${opts.nodeWorkers}`] : []),
       ...(opts.jobWorkers ? [`--job-workers=${opts.jobWorkers}`] : []),
     ],

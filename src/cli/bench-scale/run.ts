@@ -41,6 +41,8 @@ export interface ScaleOptions {
   /** Deadline of each wait, in seconds. */
   timeoutSeconds: number;
   kueue: boolean;
+  /** Keep the operator's log, at debug level, in this file. */
+  operatorLog?: string | undefined;
   progress: (line: string) => void;
 }
 
@@ -230,6 +232,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       nodeWorkers: opts.nodeWorkers,
       jobWorkers: opts.jobWorkers,
       dir: work,
+      logFile: opts.operatorLog,
     });
     const op = operator;
     const opStart = Date.now();

@@ -186,6 +186,8 @@ export async function createWorld(o: WorldOptions): Promise<World> {
       return world.list<V1Pod>('Pod', { labelSelector: selector });
     },
     async events(name, namespace = ns) {
+      // In-process operators write Events in the background: read after theirs are written.
+      await Promise.all([...running].map((m) => m.eventsWritten()));
       const res = await rest.request<{ items: OperatorEvent[] }>({
         method: 'GET',
         path: resourcePath(Kinds.Event, { namespace }),
@@ -294,8 +296,17 @@ export async function startOperator(w: World, over: Partial<ManagerOptions> = {}
     { logger: createLogger(LOG_LEVEL) },
   );
   await m.start();
+  running.add(m);
+  const stop = m.stop.bind(m);
+  m.stop = async (...args: Parameters<Manager['stop']>) => {
+    running.delete(m);
+    return stop(...args);
+  };
   return m;
 }
+
+/** Operators started in this process and not stopped. */
+const running = new Set<Manager>();
 
 /** The operator as a child process (`node bin/rigshift.js run ...`, the compiled dist/), as the chart's
  * ServiceAccount. */

@@ -156,15 +156,25 @@ describe('scenario 1: a 2×8 job bidding above yield', () => {
     const now = await w.pods('rigshift.io/miningpool=etc');
     for (const n of assigned) {
       expect(now.filter((p) => podNodeOf(p) === n && isRunning(p))).toEqual([]);
-      const drain = await w.events(n, 'default');
-      expect(drain.map((e) => e.reason)).toEqual(expect.arrayContaining(['DrainStarted', 'ModeChanged']));
+      // One Event per switch: the drain's start names where it goes and why (Events are written in the background).
+      const drain = await waitFor(`DrainStarted Event on ${n}`, async () => {
+        const evs = await w.events(n, 'default');
+        return evs.some((e) => e.reason === 'DrainStarted') ? evs : undefined;
+      });
+      expect(drain.find((e) => e.reason === 'DrainStarted')?.note).toMatch(
+        /^mining → training: evicting 1 mining pod; training: /,
+      );
+      expect(drain.map((e) => e.reason)).not.toContain('ModeChanged');
     }
     for (const n of w.nodes.filter((x) => !assigned.includes(x))) {
       const live = now.filter((p) => podNodeOf(p) === n && isRunning(p));
       expect(live.map((p) => p.metadata?.uid)).toEqual([miners.get(n)?.metadata?.uid]);
     }
-    const events = (await w.events('big')).map((e) => e.reason);
-    expect(events).toEqual(expect.arrayContaining(['Admitted', 'PodsCreated', 'Running']));
+    const events = await waitFor('Admitted and Running Events on the job', async () => {
+      const reasons = (await w.events('big')).map((e) => e.reason);
+      return reasons.includes('Admitted') && reasons.includes('Running') ? reasons : undefined;
+    });
+    expect(events).toEqual(expect.arrayContaining(['Admitted', 'Running']));
   });
 });
 

@@ -59,10 +59,43 @@ describe('admissionStatus', () => {
     );
     expect(s.assignedNodes).toEqual(['b', 'a']);
     expect(s.conditions.find((c) => c.type === 'Admitted')?.message).toBe('placed on b, a: bid beats yield');
+    // Never preempted: its Preempted condition stays as it was (no status write when it starts).
     expect(s.conditions.find((c) => c.type === 'Preempted')).toMatchObject({
+      status: 'False',
+      reason: 'NotPreempted',
+    });
+    // Preempted before: cleared once it runs again, and kept cleared.
+    const again = job(
+      'j',
+      {},
+      {
+        assignedNodes: ['b', 'a'],
+        conditions: [admitted, condition('Running', 'True'), condition('Preempted', 'True')],
+      },
+    );
+    const placedAgain = placed(
+      [
+        { node: 'a', gpus: 8 },
+        { node: 'b', gpus: 8 },
+      ],
+      false,
+    );
+    const cleared = admissionStatus(again, 'running', placedAgain);
+    expect(cleared.conditions.find((c) => c.type === 'Preempted')).toMatchObject({
       status: 'False',
       reason: 'Running',
     });
+    const after = job(
+      'j',
+      {},
+      {
+        assignedNodes: ['b', 'a'],
+        conditions: [admitted, condition('Running', 'True'), condition('Preempted', 'False', NOW, 'Running')],
+      },
+    );
+    expect(
+      admissionStatus(after, 'running', placedAgain).conditions.find((c) => c.type === 'Preempted'),
+    ).toMatchObject({ status: 'False', reason: 'Running' });
   });
 
   it('a wait queues the job with the planner’s code and reason', () => {

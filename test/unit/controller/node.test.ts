@@ -129,7 +129,27 @@ describe('node reconciler', () => {
         w.metadata.annotations['rigshift.io/draining-to'],
       ]),
     ).toEqual([['training', undefined]]);
-    expect(h.events).toEqual(['ModeChanged a']);
+    // DrainStarted said where it goes and why; its end is the label, not one more Event.
+    expect(h.events).toEqual([]);
+  });
+
+  it('queued again before its own node write reaches the cache: acts on nothing, looks again', async () => {
+    const h = harness(modeNode('a', 'mining', 'training'), [minerPod('m1', 'a')]);
+    await h.run();
+    const first = h.requests.length;
+    expect(first).toBeGreaterThan(0);
+    // The cache still shows the node as it was before the write (the fake API's answer carries version 99).
+    expect(await h.run()).toEqual({ requeueAfterMs: 2000 });
+    expect(h.requests.length).toBe(first);
+  });
+
+  it('queued again before a miner’s eviction reaches the cache: evicted once, not twice', async () => {
+    const h = harness(modeNode('a', 'draining', 'training', drainingSince(NOW - 1000)), [
+      minerPod('m1', 'a'),
+    ]);
+    await h.run();
+    await h.run();
+    expect(calls(h)).toEqual(['POST /api/v1/namespaces/farm/pods/m1/eviction']);
   });
 
   it('a blocked eviction is reported, recorded on the node and retried; terminating miners are waited for', async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheHold } from '../../../src/controller/freshness.js';
 import { Expectations } from '../../../src/controller/expectations.js';
-import { sameReason } from '../../../src/controller/fleet.js';
+import { targetChange } from '../../../src/controller/fleet.js';
 import { modeBody } from '../../../src/controller/node.js';
 import { taintsWith } from '../../../src/controller/nodes.js';
 import { buildMinerPod, buildTrainingPod } from '../../../src/controller/pods.js';
@@ -19,7 +19,7 @@ import {
 import { isWriteRace } from '../../../src/controller/retry.js';
 import { parseRunOptions } from '../../../src/cli/run.js';
 import { ApiError } from '../../../src/kube/rest.js';
-import { NOW, gpuNode, job, policy, pool } from './operator-fixtures.js';
+import { NOW, gpuNode, job, modeNode, policy, pool } from './operator-fixtures.js';
 
 describe('node writes', () => {
   const other = {
@@ -411,17 +411,53 @@ describe('write races', () => {
   });
 });
 
-describe('node target reasons', () => {
+describe('node target changes', () => {
+  const held = 'yield unknown (Stale): prices are old (pool ns/etc): no switch until it is known';
+  const shown = (target: string, reason: string): ReturnType<typeof modeNode> =>
+    modeNode('a', 'mining', target, {
+      'rigshift.io/target-reason': reason,
+      'rigshift.io/target-mining-gpus': '8',
+    });
+  const planned = (mode: 'mining' | 'idle', reason: string, miningGpus = 8) => ({
+    node: 'a',
+    mode,
+    jobs: [],
+    miningGpus,
+    idleGpus: 8 - miningGpus,
+    market: false,
+    drain: false,
+    changed: false,
+    reason,
+  });
   it.each([
+    ['a new mode', shown('mining', 'mining: yield 0.08'), planned('idle', 'idle: beats mining', 0), 'target'],
     [
-      'mining: mining yield 0.085 USD/GPU-h beats idle -0.001',
-      'mining: mining yield 0.091 USD/GPU-h beats idle -0.0012',
-      true,
+      'new mining GPUs',
+      shown('mining', 'mining: yield 0.08'),
+      planned('mining', 'mining: yield 0.08', 4),
+      'target',
     ],
-    ['mining: mining yield 0.085 USD/GPU-h', 'yield unknown (Stale): holding every node where it is', false],
-    ['placed on a (8 GPUs); draining a', 'training: ns/j (8 GPUs)', false],
-  ])('%s ~ %s: %s', (a, b, same) => {
-    expect(sameReason(a, b)).toBe(same);
+    [
+      'only the wording',
+      shown('mining', 'mining: yield 0.08 beats idle by 5%'),
+      planned('mining', 'mining: yield 0.09'),
+      'none',
+    ],
+    ['held now', shown('mining', 'mining: yield 0.08'), planned('mining', `mining: ${held}`), 'reason'],
+    ['held no longer', shown('mining', `mining: ${held}`), planned('mining', 'mining: yield 0.08'), 'reason'],
+  ])('%s: %s', (_what, node, p, change) => {
+    expect(targetChange(node, p, policy())).toBe(change);
+  });
+  it('a draining node keeps the reason it was sent for', () => {
+    const node = shown('idle', 'idle: beats mining');
+    expect(targetChange(node, planned('idle', `idle: ${held}`, 0), policy(), true)).toBe('target');
+    const same = modeNode('a', 'draining', 'idle', {
+      'rigshift.io/target-reason': 'idle: beats mining',
+      'rigshift.io/target-mining-gpus': '0',
+    });
+    expect(targetChange(same, planned('idle', `drain to idle in progress; ${held}`, 0), policy(), true)).toBe(
+      'none',
+    );
   });
 });
 

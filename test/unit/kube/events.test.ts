@@ -183,6 +183,43 @@ describe('EventRecorder', () => {
     expect(requests[2]?.body).toMatchObject({ series: { count: 2 } });
   });
 
+  it('in background mode does not make the caller wait, bounds the writes in flight and drops beyond', async () => {
+    const release: (() => void)[] = [];
+    const requests: RestRequest[] = [];
+    const rest: RestClient = {
+      kc: new k8s.KubeConfig(),
+      request<T>(req: RestRequest): Promise<RestResponse<T>> {
+        requests.push(req);
+        return new Promise((resolve) =>
+          release.push(() => resolve({ statusCode: 201, headers: {}, body: req.body as T })),
+        );
+      },
+    };
+    const rec = new EventRecorder(
+      { rest },
+      { reportingInstance: 'r', clock: new FakeClock(), background: { maxPending: 2 } },
+    );
+    // Resolved although the API has not answered.
+    await rec.normal(node, 'First', 'Plan', 'a');
+    await rec.normal(pod, 'Second', 'Plan', 'b');
+    await rec.normal(node, 'Third', 'Plan', 'c'); // a third in flight: dropped
+    await flushPromises();
+    expect(requests.map((r) => (r.body as { reason: string }).reason)).toEqual(['First', 'Second']);
+    expect(rec.stats().dropped).toBe(1);
+    let settled = false;
+    const done = rec.settled().then(() => (settled = true));
+    await flushPromises();
+    expect(settled).toBe(false);
+    for (const r of release) r();
+    await done;
+    await rec.normal(node, 'Fourth', 'Plan', 'd'); // room again
+    await flushPromises();
+    expect(requests).toHaveLength(3);
+    for (const r of release.slice(2)) r();
+    expect(() => rec.normal(node, 'not camel', 'Plan', 'n')).toThrow(/CamelCase/);
+    await rec.settled();
+  });
+
   it('logs API failures instead of throwing, and rejects invalid input at once', async () => {
     const { rest } = fakeRest(() => new Error('connection refused'));
     const warnings: unknown[] = [];
