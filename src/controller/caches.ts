@@ -41,6 +41,49 @@ export interface Caches {
   jobGrants?: Store<KubernetesObject>;
   /** The policy in force (FleetPolicy `default`, the policy file, or the defaults). */
   policy(): EffectivePolicy;
+  /**
+   * The same caches grouped by node (absent: reconcilers filter the lists): a node's reconcile at a thousand
+   * nodes must not walk every pod and job of the farm.
+   */
+  byNode?: {
+    managedPods: Grouped<V1Pod>;
+    foreignPods: Grouped<V1Pod>;
+    /** TrainingJobs by the nodes in their status.assignedNodes. */
+    jobs: Grouped<KubernetesObject>;
+    /** Managed pods by their owning TrainingJob (`namespace/name`). */
+    podsOfJob: Grouped<V1Pod>;
+  };
+}
+
+/**
+ * A cache's objects grouped by keys (e.g. node names), regrouped lazily on the first read after a change
+ * (`changed()`, called from the informer's handlers): rebuilt from the list, so it cannot drift from it.
+ */
+export class Grouped<T extends KubernetesObject> {
+  private groups: Map<string, T[]> | undefined;
+  constructor(
+    private readonly list: () => readonly T[],
+    private readonly keysOf: (o: T) => readonly string[],
+  ) {}
+
+  changed(): void {
+    this.groups = undefined;
+  }
+
+  get(key: string): readonly T[] {
+    if (!this.groups) {
+      const groups = new Map<string, T[]>();
+      for (const o of this.list()) {
+        for (const k of new Set(this.keysOf(o))) {
+          const g = groups.get(k);
+          if (g) g.push(o);
+          else groups.set(k, [o]);
+        }
+      }
+      this.groups = groups;
+    }
+    return this.groups.get(key) ?? [];
+  }
 }
 
 /** A Store over a plain array (tests, benchmarks). */

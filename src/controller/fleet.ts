@@ -40,7 +40,7 @@ const REPLAN_MS = 30_000;
 const ECHO_WAIT_MS = 100;
 /** While the caches are stale, how often to look again. */
 const HOLD_RECHECK_MS = 1000;
-const WRITE_CONCURRENCY = 8;
+const WRITE_CONCURRENCY = 16;
 /**
  * A node's target reason alone (same mode, same GPUs) is rewritten only to say that the node is held for an
  * unknown yield, or no longer is, and only once that has lasted this long: a pool catching up with its own
@@ -48,6 +48,8 @@ const WRITE_CONCURRENCY = 8;
  */
 export const REASON_SETTLE_MS = 10_000;
 const ANNOTATION_MAX_BYTES = 1024;
+const PACE_FROM_MS = 20;
+const PACE_RATIO = 2;
 
 export interface FleetDeps {
   client: Pick<KubeClient, 'rest' | 'mapper'>;
@@ -76,6 +78,8 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
   const freshness = freshnessReporter(deps);
   /** Nodes whose reason alone differs from the plan's: since when (see REASON_SETTLE_MS). */
   const reasonSince = new Map<string, { held: boolean; sinceMs: number }>();
+  /** The last plan's end and cost (monotonic ms): planning is paced to a share of the operator's one thread. */
+  let lastPlan = { endMs: -Infinity, costMs: 0 };
 
   return async (_key, signal): Promise<ReconcileResult> => {
     const now = clock.now();
@@ -97,6 +101,12 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
     }
     await policyReport.acting(policy.source);
     const dryRun = Boolean(deps.dryRun) || policy.spec.dryRun;
+    // Every job, pod and node change asks for a plan; at a thousand nodes one costs 100 ms or more of the one
+    // thread the reconcilers share. A plan that cost more than PACE_FROM_MS is followed by a pause of
+    // PACE_RATIO times its cost, so that planning takes at most about a third of the thread.
+    const pause =
+      lastPlan.costMs > PACE_FROM_MS ? lastPlan.endMs + PACE_RATIO * lastPlan.costMs - performance.now() : 0;
+    if (pause > 0) return { requeueAfterMs: Math.ceil(pause) };
     const planning = performance.now();
     const view = buildSnapshot({
       nowMs: now,
@@ -119,7 +129,9 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       quotas: deps.caches.quotas?.list() ?? [],
     });
     const decided = plan(view.snapshot);
-    deps.metrics?.planDuration.observe((performance.now() - planning) / 1000);
+    const planned = performance.now();
+    lastPlan = { endMs: planned, costMs: planned - planning };
+    deps.metrics?.planDuration.observe((planned - planning) / 1000);
     const outcomes = jobOutcomes(view, decided);
 
     const failures: unknown[] = [];
@@ -169,9 +181,11 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
         desired.assignedNodes !== undefined;
       (admits ? admissions : releases).push(write);
     }
-    await Promise.all(releases.map((w) => w()));
+    // At most WRITE_CONCURRENCY at once: a burst of two thousand jobs is two thousand status writes, and as
+    // many requests in flight at once only queue up in the API server (and in the operator's memory).
+    await forEachLimit(releases, WRITE_CONCURRENCY, (w) => w());
     if (failures.length > 0) throw aggregate('TrainingJob status', failures);
-    await Promise.all(admissions.map((w) => w()));
+    await forEachLimit(admissions, WRITE_CONCURRENCY, (w) => w());
     if (failures.length > 0) throw aggregate('TrainingJob status', failures);
 
     let settleAtMs: number | undefined;

@@ -94,7 +94,8 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
     const policy = policyInForce(deps.caches.policy());
     if (!policy) return;
     const dryRun = Boolean(deps.dryRun) || policy.dryRun;
-    const pods = podsOfJob(deps.caches.managedPods.list(namespace), job);
+    const grouped = deps.caches.byNode?.podsOfJob;
+    const pods = podsOfJob(grouped ? grouped.get(key) : deps.caches.managedPods.list(namespace), job);
     const phase = jobPhase(job);
     const ref = { apiVersion: API_VERSION, kind: 'TrainingJob', name, namespace, uid: job.metadata.uid };
     const finalizers = job.metadata.finalizers ?? [];

@@ -23,7 +23,7 @@ import { Kinds, resourcePath } from '../kube/resources.js';
 import { createRestClient, isApiError, isNotFound, resourceOf, type RestClient } from '../kube/rest.js';
 import { objectKey, WorkQueue, type ReconcileFn } from '../kube/workqueue.js';
 import type { Logger } from '../log.js';
-import { Parsed, mergedStore, type Caches } from './caches.js';
+import { Grouped, Parsed, mergedStore, type Caches } from './caches.js';
 import { Expectations } from './expectations.js';
 import type { StaleCache } from './freshness.js';
 import { createFleetReconciler, FLEET_KEY } from './fleet.js';
@@ -325,6 +325,24 @@ export class Manager {
       quotas: inf.quotas,
       usageRecords: inf.usageRecords,
       policy: () => effectivePolicy(this.policyFileSpec, inf.policies?.get(undefined, FLEET_POLICY_NAME)),
+      byNode: {
+        managedPods: new Grouped(
+          () => inf.managedPods.list(),
+          (p) => [podNode(p) ?? ''],
+        ),
+        foreignPods: new Grouped(
+          () => inf.foreignPods.list(),
+          (p) => [p.spec?.nodeName ?? ''],
+        ),
+        podsOfJob: new Grouped(
+          () => inf.managedPods.list(),
+          (p) => [trainingJobKeyOf(p) ?? ''],
+        ),
+        jobs: new Grouped(
+          () => inf.jobs.list(),
+          (j) => (j as { status?: { assignedNodes?: string[] } }).status?.assignedNodes ?? [],
+        ),
+      },
     };
     this.configMaps = new ReferencedConfigMaps(
       (namespace, name) =>
@@ -559,10 +577,7 @@ export class Manager {
     };
     const poolMarks = new Map<string, string>();
     const jobsOnNode = (node: string): void => {
-      for (const j of inf.jobs.list()) {
-        const assigned = (j as { status?: { assignedNodes?: string[] } }).status?.assignedNodes ?? [];
-        if (assigned.includes(node)) q()?.job.add(objectKey(j));
-      }
+      for (const j of this.caches.byNode?.jobs.get(node) ?? []) q()?.job.add(objectKey(j));
       // Batch Jobs admitted there: the ledger's admission names the node.
       for (const l of inf.ledgers?.list() ?? []) {
         const key = ledgerJobKey(l);
@@ -570,7 +585,15 @@ export class Manager {
       }
     };
 
+    const byNode = this.caches.byNode;
     for (const ev of ['add', 'update', 'delete'] as const) {
+      // First, so that reconcilers woken by the handlers below see the regrouped caches.
+      inf.managedPods.on(ev, () => {
+        byNode?.managedPods.changed();
+        byNode?.podsOfJob.changed();
+      });
+      inf.foreignPods.on(ev, () => byNode?.foreignPods.changed());
+      inf.jobs.on(ev, () => byNode?.jobs.changed());
       for (const nodes of inf.nodes) {
         nodes.on(ev, (n) => {
           const name = n.metadata?.name ?? '';

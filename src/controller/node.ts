@@ -1,5 +1,5 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { FleetPolicySpec, MiningPool, NodeMode } from '../api/v1alpha1/index.js';
+import type { FleetPolicySpec, MiningPool, NodeMode, TrainingJob } from '../api/v1alpha1/index.js';
 import { apply } from '../kube/apply.js';
 import { systemClock, type Clock } from '../kube/clock.js';
 import type { KubeClient } from '../kube/client.js';
@@ -196,7 +196,15 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       now - st.drainAbortedMs < policy.drainTimeoutSeconds * 1000;
     const target = cooling ? 'mining' : st.target;
     const pool = poolForNode(node, pools);
-    const onNode = deps.caches.managedPods.list().filter((p) => podNode(p) === name);
+    const byNode = deps.caches.byNode;
+    const onNode = byNode
+      ? [...byNode.managedPods.get(name)]
+      : deps.caches.managedPods.list().filter((p) => podNode(p) === name);
+    /** The TrainingJobs assigned to this node (parsed). */
+    const nodeJobs = (): TrainingJob[] =>
+      byNode
+        ? byNode.jobs.get(name).flatMap((o) => deps.parsed.job(o) ?? [])
+        : deps.parsed.jobsOf(deps.caches.jobs).filter((j) => assignedNodes(j)?.includes(name));
     const miners = onNode.filter((p) => isMiner(p) && !isTerminal(p));
     const mode: NodeMode = st.mode ?? (pool ? 'mining' : 'idle');
     const ref = { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid };
@@ -462,7 +470,7 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
     /** Jobs (namespace, name) whose replicas are assigned to this node. */
     function jobsOnNode(node: string): { name: string; namespace: string; uid?: string }[] {
       const out: { name: string; namespace: string; uid?: string }[] = [];
-      for (const j of deps.parsed.jobsOf(deps.caches.jobs)) {
+      for (const j of nodeJobs()) {
         if (!assignedNodes(j)?.includes(node)) continue;
         const ref: { name: string; namespace: string; uid?: string } = {
           name: j.metadata.name ?? '',
@@ -522,12 +530,11 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       const cst = nodeState(current, policy);
       const resource = nodeGpuResource(current, pools);
       const total = nodeGpus(current, resource);
-      const foreign = deps.caches.foreignPods
-        .list()
+      const foreign = (byNode ? byNode.foreignPods.get(name) : deps.caches.foreignPods.list())
         .filter((f) => f.spec?.nodeName === name && !isTerminal(f))
         .reduce((n, f) => n + podGpus(f, resource), 0);
       let training = 0;
-      for (const j of deps.parsed.jobsOf(deps.caches.jobs)) {
+      for (const j of nodeJobs()) {
         const phase = jobPhase(j);
         if (phase !== 'admitted' && phase !== 'running') continue;
         training += (assignedNodes(j) ?? []).filter((n) => n === name).length * j.spec.gpusPerReplica;

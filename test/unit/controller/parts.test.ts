@@ -4,6 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Grouped } from '../../../src/controller/caches.js';
 import { cacheHold } from '../../../src/controller/freshness.js';
 import { Expectations } from '../../../src/controller/expectations.js';
 import { targetChange } from '../../../src/controller/fleet.js';
@@ -19,7 +20,7 @@ import {
 import { isWriteRace } from '../../../src/controller/retry.js';
 import { parseRunOptions } from '../../../src/cli/run.js';
 import { ApiError } from '../../../src/kube/rest.js';
-import { NOW, gpuNode, job, modeNode, policy, pool } from './operator-fixtures.js';
+import { NOW, gpuNode, job, minerPod, modeNode, policy, pool } from './operator-fixtures.js';
 
 describe('node writes', () => {
   const other = {
@@ -470,5 +471,28 @@ describe('cacheHold', () => {
     expect(cacheHold([], ['Node a', 'Node b', 'Node c', 'TrainingJob ml/j'])).toBe(
       "not planning: the caches do not show the operator's own writes yet (Node a, Node b, Node c and 1 more)",
     );
+  });
+});
+
+describe('caches grouped by node', () => {
+  it('groups lazily, regroups after a change, and never drifts from the list', () => {
+    let pods = [minerPod('m1', 'a'), minerPod('m2', 'b'), minerPod('m3', 'a')];
+    let reads = 0;
+    const g = new Grouped(
+      () => {
+        reads++;
+        return pods;
+      },
+      (p) => [p.spec?.nodeName ?? ''],
+    );
+    expect(g.get('a').map((p) => p.metadata?.name)).toEqual(['m1', 'm3']);
+    expect(g.get('b').map((p) => p.metadata?.name)).toEqual(['m2']);
+    expect(g.get('c')).toEqual([]);
+    expect(reads).toBe(1);
+    pods = pods.filter((p) => p.metadata?.name !== 'm1');
+    expect(g.get('a')).toHaveLength(2); // not told yet
+    g.changed();
+    expect(g.get('a').map((p) => p.metadata?.name)).toEqual(['m3']);
+    expect(reads).toBe(2);
   });
 });
