@@ -49,6 +49,12 @@ const WRITE_CONCURRENCY = 16;
 export const REASON_SETTLE_MS = 10_000;
 const ANNOTATION_MAX_BYTES = 1024;
 const PACE_FROM_MS = 20;
+/**
+ * The operator's plans start at least this far apart. In a burst every job, pod and node change asks for a
+ * plan (at 200 jobs, over a hundred a second, most of the operator's one thread); the plan waits this much
+ * at most, against the minutes a switch pays back over.
+ */
+export const MIN_PLAN_INTERVAL_MS = 200;
 const PACE_RATIO = 2;
 
 export interface FleetDeps {
@@ -66,6 +72,11 @@ export interface FleetDeps {
   metrics?: OperatorMetrics | undefined;
   clock?: Clock;
   logger?: Logger | undefined;
+  /**
+   * Plans start at least this far apart (default 0): a burst of job, pod and node changes is planned in
+   * batches rather than once per change. The operator uses MIN_PLAN_INTERVAL_MS.
+   */
+  minPlanIntervalMs?: number;
   /** Where renters' batch Jobs' ledgers live; absent: batch Jobs are not planned. */
   ledgerNamespace?: string | undefined;
 }
@@ -104,8 +115,9 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
     // Every job, pod and node change asks for a plan; at a thousand nodes one costs 100 ms or more of the one
     // thread the reconcilers share. A plan that cost more than PACE_FROM_MS is followed by a pause of
     // PACE_RATIO times its cost, so that planning takes at most about a third of the thread.
-    const pause =
-      lastPlan.costMs > PACE_FROM_MS ? lastPlan.endMs + PACE_RATIO * lastPlan.costMs - performance.now() : 0;
+    const paced = lastPlan.costMs > PACE_FROM_MS ? PACE_RATIO * lastPlan.costMs : 0;
+    const gap = Math.max(paced, (deps.minPlanIntervalMs ?? 0) - lastPlan.costMs);
+    const pause = lastPlan.endMs + gap - performance.now();
     if (pause > 0) return { requeueAfterMs: Math.ceil(pause) };
     const planning = performance.now();
     const view = buildSnapshot({

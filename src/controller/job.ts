@@ -17,10 +17,12 @@ import { nodeGpuResource, nodeState } from './nodes.js';
 import { policyInForce } from './policy.js';
 import { buildTrainingPod, isManaged, isTerminal, isTerminating, jobLabelValue } from './pods.js';
 import { accrualAtDeletion, jobProgress, progressUpToDate, runOf, type ProgressStatus } from './progress.js';
-import { ensureRendezvousService, type ServiceState } from './rendezvous/index.js';
+import { ensureRendezvousService, needsService, type ServiceState } from './rendezvous/index.js';
 import { assignedNodes, jobPhase } from './snapshot.js';
 import { usageRecorded } from './usage/reconciler.js';
 
+/** How long a job just admitted onto switching nodes goes without its Admitted state written. */
+export const ADMITTED_STATE_DELAY_MS = 2000;
 /** A refused replica is created again this soon (the quota or policy may change). */
 const REFUSED_RETRY_MS = 10_000;
 /** A job whose Service name is taken looks again this soon (an old Service is being garbage-collected). */
@@ -192,12 +194,29 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
         return node !== undefined && nodeState(node, policy).mode === 'training';
       });
     const progress = jobProgress({ job, phase, pods, nodesReady, nowMs: clock.now() });
+    // Just admitted, its nodes still switching: its state is written once they train (with its pods) or after
+    // ADMITTED_STATE_DELAY_MS, not in between (on idle nodes that is a few hundred ms: a write saved per job).
+    const admittedAt = Date.parse(
+      job.status?.conditions?.find((c) => c.type === 'Admitted' && c.status === 'True')?.lastTransitionTime ??
+        '',
+    );
+    const sinceAdmittedMs = clock.now() - admittedAt;
+    if (
+      phase === 'admitted' &&
+      !nodesReady &&
+      job.status?.state !== 'Admitted' &&
+      sinceAdmittedMs < ADMITTED_STATE_DELAY_MS &&
+      progress.stop.length === 0 &&
+      progress.events.length === 0
+    ) {
+      return { requeueAfterMs: ADMITTED_STATE_DELAY_MS - sinceAdmittedMs };
+    }
 
     for (const p of progress.stop) await stopPod(p, job.spec.checkpointGracePeriodSeconds);
     const refused: { replica: number; name: string; message: string }[] = [];
     // The headless Service first: the replicas' hostnames resolve only under it.
     let service: ServiceState | undefined;
-    if (progress.create.length > 0) {
+    if (progress.create.length > 0 && needsService(job)) {
       service = await ensureRendezvousService(deps.client.rest, job, signal);
       if (service.ready && service.created) log?.info({ job: key }, 'rendezvous service created');
     }

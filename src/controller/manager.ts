@@ -26,7 +26,7 @@ import type { Logger } from '../log.js';
 import { Grouped, Parsed, mergedStore, type Caches } from './caches.js';
 import { Expectations } from './expectations.js';
 import type { StaleCache } from './freshness.js';
-import { createFleetReconciler, FLEET_KEY } from './fleet.js';
+import { createFleetReconciler, FLEET_KEY, MIN_PLAN_INTERVAL_MS } from './fleet.js';
 import { createJobReconciler } from './job.js';
 import { GPU_VENDORS } from '../api/v1alpha1/gpus.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR } from './labels.js';
@@ -117,8 +117,8 @@ export const DEFAULT_MANAGER_OPTIONS: ManagerOptions = {
   retryPeriodSeconds: 2,
   dryRun: false,
   minerGracePeriodSeconds: 10,
-  nodeWorkers: 8,
-  jobWorkers: 4,
+  nodeWorkers: 16,
+  jobWorkers: 8,
   poolWorkers: 2,
   batchJobs: true,
   jobGrants: DEFAULT_JOB_GRANTS,
@@ -699,6 +699,7 @@ export class Manager {
           logger: fleetLog,
           policyRef: () => this.policyEventRef(),
           ledgerNamespace: this.opts.batchJobs ? this.opts.leaderElectionNamespace : undefined,
+          minPlanIntervalMs: MIN_PLAN_INTERVAL_MS,
         }),
         fleetLog,
       ),

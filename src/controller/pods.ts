@@ -31,7 +31,7 @@ import {
   TRAINING_JOB_LABEL,
 } from './labels.js';
 import { podGpus } from './pool-keys.js';
-import { rendezvousEnv, replicaHostname, serviceName } from './rendezvous/index.js';
+import { needsService, rendezvousEnv, replicaHostname, serviceName } from './rendezvous/index.js';
 
 export { podGpus };
 
@@ -318,7 +318,7 @@ export function buildTrainingPod(
     spec: {
       restartPolicy: 'Never',
       hostname: replicaHostname(name, replica),
-      subdomain: serviceName(name),
+      ...(needsService(job) ? { subdomain: serviceName(name) } : {}),
       // The job's ServiceAccount (never the operator's: it is in another namespace), its token only if asked.
       ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
       automountServiceAccountToken: spec.automountServiceAccountToken,

@@ -1,5 +1,5 @@
 // Rendezvous: how a gang's replicas find each other (a headless Service, stable hostnames, launcher env).
-export { rendezvousEnv } from './env.js';
+export { needsService, rendezvousEnv } from './env.js';
 export { replicaAddress, replicaHostname, serviceName } from './names.js';
 export {
   buildRendezvousService,

@@ -185,7 +185,8 @@ describe('a Service of the same name that is not the job’s', () => {
       metadata: { name: 'taken' },
       spec: { clusterIP: 'None', selector: { app: 'mine' }, ports: [{ port: 80 }] },
     });
-    await w.apply(jobManifest(w.ns, 'taken', { replicas: 1, gpusPerReplica: 8 }));
+    // Two replicas: a one-replica job needs no Service (it is its own coordinator).
+    await w.apply(jobManifest(w.ns, 'taken', { replicas: 2, gpusPerReplica: 4 }));
     const held = await waitFor(
       'Running=False RendezvousServiceConflict',
       async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { buildTrainingPod } from '../../../src/controller/pods.js';
 import {
   buildRendezvousService,
+  needsService,
   rendezvousEnv,
   replicaHostname,
   serviceName,
@@ -36,6 +37,18 @@ describe('rendezvous names', () => {
 });
 
 describe('rendezvous env', () => {
+  it('a one-replica job is its own coordinator: localhost, and no Service', () => {
+    const j = job('solo', { replicas: 1, gpusPerReplica: 8 });
+    expect(needsService(j)).toBe(false);
+    expect(needsService(job('pair', { replicas: 2, gpusPerReplica: 8 }))).toBe(true);
+    expect(envOf(rendezvousEnv(j, 0))).toMatchObject({
+      MASTER_ADDR: 'localhost',
+      PET_RDZV_ENDPOINT: 'localhost:29500',
+      WORLD_SIZE: '1',
+      RANK: '0',
+    });
+  });
+
   it('a 4×8 gang: replica 2 knows replica 0 as its coordinator, its rank, and the torchrun and JAX variables', () => {
     const j = job('llm', { replicas: 4, gpusPerReplica: 8 });
     expect(envOf(rendezvousEnv(j, 2))).toEqual({
