@@ -111,11 +111,16 @@ it('scenario 4: yield above the bids preempts the Interruptible job after its mi
     },
     30_000,
   );
-  const waiting = await waitFor('spot Queued', async () => {
+  // Queued at once with reason Preempted; the next plan says why it waits (plans are batched, 200 ms apart).
+  const waiting = await waitFor('spot Queued, outbid by mining', async () => {
     const j = await job('spot');
-    return j?.status?.state === 'Preempted' && conditionOf(j, 'Queued')?.status === 'True' ? j : undefined;
+    const queued = conditionOf(j, 'Queued');
+    return j?.status?.state === 'Preempted' && queued?.status === 'True' && queued.reason === 'BidBelowYield'
+      ? j
+      : undefined;
   });
   expect(conditionOf(waiting, 'Queued')?.reason).toBe('BidBelowYield');
+  expect(waiting.status?.preemptions).toBe(1);
 
   // The OnDemand job was never touched.
   const steady = await job('steady');
