@@ -19,6 +19,11 @@ export interface AdmissionStatus {
   retryAfterTime?: string;
 }
 
+/** Has the planner written its part of the job's status yet (a Queued or Admitted condition)? */
+export function plannerSpoke(job: Pick<TrainingJob, 'status'>): boolean {
+  return (job.status?.conditions ?? []).some((c) => c.type === 'Queued' || c.type === 'Admitted');
+}
+
 /** What the plan says about one job. */
 export type JobOutcome =
   | { kind: 'placed'; placement: Placement }

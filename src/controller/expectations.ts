@@ -46,6 +46,11 @@ export class Expectations {
   }
 }
 
+/** Does a cache at resourceVersion `seen` already show the write that returned `written`? */
+export function atLeastVersion(seen: string | undefined, written: string): boolean {
+  return seen !== undefined && (seen === written || newer(seen, written));
+}
+
 /** Resource versions are opaque, but etcd's are integers: a later one also proves the write was seen. */
 function newer(a: string, b: string): boolean {
   if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;

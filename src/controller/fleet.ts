@@ -19,6 +19,7 @@ import {
   admissionEvent,
   admissionStatus,
   admissionUpToDate,
+  plannerSpoke,
   type AdmissionStatus,
   type JobOutcome,
 } from './admission.js';
@@ -208,11 +209,7 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
       for (const p of decided.nodes) {
         const node = view.nodes.get(p.node);
         if (!node) continue;
-        let change = targetChange(node, p, policy.spec, draining.has(p.node));
-        // A node's first target waits as long for a yield not known yet (at start the pools' first prices
-        // follow within a second: the reason given is then the real one, not a hold rewritten soon after).
-        if (change === 'target' && isHeld(p.reason) && nodeState(node, policy.spec).target === undefined)
-          change = 'reason';
+        const change = targetChange(node, p, policy.spec, draining.has(p.node));
         if (change === 'target') nodeWrites.push({ p, node });
         if (change !== 'reason') continue;
         const held = isHeld(p.reason);
@@ -252,8 +249,9 @@ export function createFleetReconciler(deps: FleetDeps): ReconcileFn {
 }
 
 function takenIn(j: TrainingJob): boolean {
-  if (j.metadata.deletionTimestamp || j.metadata.finalizers?.includes(FINALIZER)) return true;
-  return (j.status?.conditions ?? []).some((c) => c.type === 'Queued' || c.type === 'Admitted');
+  return (
+    Boolean(j.metadata.deletionTimestamp || j.metadata.finalizers?.includes(FINALIZER)) || plannerSpoke(j)
+  );
 }
 
 /** The plan's verdict on every job of the snapshot, and the ended and suspended jobs. */
@@ -366,7 +364,8 @@ async function writeBatchAdmission(
 
 /**
  * How a node's target annotations differ from the plan: `target` (mode or mining GPUs, or no reason yet:
- * written now), `reason` (only whether it is held for an unknown yield: written once settled), or `none`.
+ * written now), `reason` (only whether it is held for an unknown yield, or a first target that is such a hold:
+ * written once settled), or `none`.
  * The reason shown is the one the node was sent to its target for; the planner's wording of why it stays
  * (prices move, jobs come and go on a shared node) is in the FleetPolicy's and jobs' status, not rewritten
  * on every node.
@@ -378,6 +377,9 @@ export function targetChange(
   draining = false,
 ): 'target' | 'reason' | 'none' {
   const st = nodeState(node, policy);
+  // A node's first target waits as long for a yield not known yet (at start the pools' first prices follow
+  // within a second: the reason given is then the real one, not a hold rewritten soon after).
+  if (st.target === undefined && isHeld(p.reason)) return 'reason';
   if (st.target !== p.mode || st.targetMiningGpus !== p.miningGpus || st.targetReason === undefined)
     return 'target';
   // While a node drains towards its target, the reason it was sent there stays the one shown.

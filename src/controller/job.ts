@@ -1,5 +1,6 @@
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
-import { API_VERSION, type TrainingJob } from '../api/v1alpha1/index.js';
+import { API_VERSION, findCondition, type TrainingJob } from '../api/v1alpha1/index.js';
+import { plannerSpoke } from './admission.js';
 import { apply } from '../kube/apply.js';
 import { systemClock, type Clock } from '../kube/clock.js';
 import type { KubeClient } from '../kube/client.js';
@@ -169,8 +170,7 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
 
     // The planner speaks first (its Queued or Admitted condition): a status written before would only race
     // its admission (a 409 and a second plan) and be rewritten at once.
-    const conditions = job.status?.conditions ?? [];
-    if (!conditions.some((c) => c.type === 'Queued' || c.type === 'Admitted')) return;
+    if (!plannerSpoke(job)) return;
 
     // A finished job past its ttlSecondsAfterFinished is deleted (the deletion path above stops its pods).
     const ttlLeftMs = phase === 'ended' ? ttlRemainingMs(job, clock.now()) : undefined;
@@ -196,10 +196,8 @@ export function createJobReconciler(deps: JobDeps): ReconcileFn {
     const progress = jobProgress({ job, phase, pods, nodesReady, nowMs: clock.now() });
     // Just admitted, its nodes still switching: its state is written once they train (with its pods) or after
     // ADMITTED_STATE_DELAY_MS, not in between (on idle nodes that is a few hundred ms: a write saved per job).
-    const admittedAt = Date.parse(
-      job.status?.conditions?.find((c) => c.type === 'Admitted' && c.status === 'True')?.lastTransitionTime ??
-        '',
-    );
+    const admitted = findCondition(job.status?.conditions, 'Admitted');
+    const admittedAt = admitted?.status === 'True' ? Date.parse(admitted.lastTransitionTime) : NaN;
     const sinceAdmittedMs = clock.now() - admittedAt;
     if (
       phase === 'admitted' &&

@@ -12,6 +12,7 @@ import { rfc3339 } from '../kube/status.js';
 import type { ReconcileFn, ReconcileResult } from '../kube/workqueue.js';
 import type { Logger } from '../log.js';
 import type { Caches, Parsed } from './caches.js';
+import { atLeastVersion } from './expectations.js';
 import {
   DRAIN_ABORTED,
   DRAIN_STALLED,
@@ -130,13 +131,6 @@ export const POD_ECHO_MS = 5000;
 
 const ECHO_FALLBACK_MS = 2000;
 
-/** Is resourceVersion `a` the same as or later than `b`? (etcd's are integers; others: only equality.) */
-function atLeast(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
-  if (a === b) return true;
-  return /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) > BigInt(b);
-}
-
 /** Pod writes whose echo may not have reached the cache yet (in memory: after a restart the cache is fresh). */
 class RecentPodWrites {
   private readonly at = new Map<string, number>();
@@ -176,7 +170,7 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
     // repeat it. Its echo queues the node again; the fallback covers an echo that never comes.
     const mine = ownWrites.get(name);
     if (mine !== undefined) {
-      if (!atLeast(node.metadata?.resourceVersion, mine)) return { requeueAfterMs: ECHO_FALLBACK_MS };
+      if (!atLeastVersion(node.metadata?.resourceVersion, mine)) return { requeueAfterMs: ECHO_FALLBACK_MS };
       ownWrites.delete(name);
     }
     // No valid policy: the node is left exactly as it is (the fleet reconciler says why).
@@ -261,9 +255,9 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       await ensureMiner(current, target);
       // The end of an abort's cool-down changes the node (the abort is cleared): the planner may use it again.
       const coolingMs = (st.drainAbortedMs ?? 0) + policy.drainTimeoutSeconds * 1000 - now;
-      const wait = [st.drainAbortedMs !== undefined && coolingMs > 0 ? coolingMs : undefined, echoWaitMs]
-        .filter((x): x is number => x !== undefined)
-        .reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined);
+      const cool = st.drainAbortedMs !== undefined && coolingMs > 0 ? coolingMs : undefined;
+      const wait =
+        cool === undefined || echoWaitMs === undefined ? (cool ?? echoWaitMs) : Math.min(cool, echoWaitMs);
       return wait === undefined ? undefined : { requeueAfterMs: wait };
     }
     if (target === 'idle' && mode === 'training') {
@@ -327,7 +321,7 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
       const elapsedMs = now - startedMs;
       const timedOut = elapsedMs >= timeoutS * 1000;
       const onTimeout = policy.drainTimeoutPolicy;
-      const jobs = jobsOnNode(name);
+      const jobs = jobsOnNode();
       const left = `${miners.length} mining pod${miners.length === 1 ? '' : 's'} left`;
 
       // Abort gives up at the timeout; ForceEvict when even deleting with grace 0 freed nothing by twice the
@@ -468,10 +462,9 @@ export function createNodeReconciler(deps: NodeDeps): ReconcileFn {
     }
 
     /** Jobs (namespace, name) whose replicas are assigned to this node. */
-    function jobsOnNode(node: string): { name: string; namespace: string; uid?: string }[] {
+    function jobsOnNode(): { name: string; namespace: string; uid?: string }[] {
       const out: { name: string; namespace: string; uid?: string }[] = [];
       for (const j of nodeJobs()) {
-        if (!assignedNodes(j)?.includes(node)) continue;
         const ref: { name: string; namespace: string; uid?: string } = {
           name: j.metadata.name ?? '',
           namespace: j.metadata.namespace ?? '',

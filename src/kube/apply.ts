@@ -39,7 +39,7 @@ export async function apply<T extends KubernetesObject>(
   const namespace = obj.metadata?.namespace;
   if (info.namespaced && !namespace) throw new Error(`apply ${kind}/${name}: metadata.namespace is required`);
   const path = resourcePath(info, { namespace, name, subresource: opts.subresource });
-  const body = stripServerFields(obj);
+  const body = stripManagedFields(obj);
   const hasPrecondition = Boolean(obj.metadata?.resourceVersion);
   const clock = opts.clock ?? systemClock;
   const retries = opts.conflictRetries ?? 3;
@@ -78,7 +78,8 @@ export function isFieldManagerConflict(err: unknown): boolean {
   );
 }
 
-function stripServerFields<T extends KubernetesObject>(obj: T): T {
+/** The object without metadata.managedFields (a shallow copy; the input is not changed). */
+export function stripManagedFields<T extends KubernetesObject>(obj: T): T {
   if (!obj.metadata?.managedFields) return obj;
   const { managedFields: _m, ...metadata } = obj.metadata;
   return { ...obj, metadata };

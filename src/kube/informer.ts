@@ -1,6 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
+import { stripManagedFields } from './apply.js';
 import { monotonicNow, systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { KubeClient } from './client.js';
 import { backoffDelay } from './ratelimit.js';
@@ -19,13 +20,6 @@ export interface WatchLike {
 }
 
 export type InformerEvent = 'add' | 'update' | 'delete';
-
-/** The object without metadata.managedFields (a shallow copy; the input is not changed). */
-export function stripManagedFields<T extends KubernetesObject>(obj: T): T {
-  if (!obj.metadata?.managedFields) return obj;
-  const { managedFields: _dropped, ...metadata } = obj.metadata;
-  return { ...obj, metadata };
-}
 
 export interface InformerOptions<T extends KubernetesObject> {
   /** Restrict to one namespace (default: all). */

@@ -14,6 +14,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { apply } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
+import { waitEstablished } from './crds.js';
 import { paths, projectRoot } from './paths.js';
 import { freePorts } from './ports.js';
 import { isAlive, logTail, startDetached, stopProcess } from './process.js';
@@ -85,24 +86,6 @@ function webhookConfigurations(manifests: string, port: number, caPem: string): 
           clientConfig: { url: `https://127.0.0.1:${port}${w.clientConfig.service?.path ?? ''}`, caBundle },
         })),
     }));
-}
-
-/** Waits until every CRD named is Established (Kueue refuses to start on a kind not served yet). */
-async function waitEstablished(client: KubeClient, names: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (const name of names) {
-    for (;;) {
-      const crd = (
-        await client.rest.request<{ status?: { conditions?: { type: string; status: string }[] } }>({
-          method: 'GET',
-          path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
-        })
-      ).body;
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 async function healthy(port: number): Promise<boolean> {

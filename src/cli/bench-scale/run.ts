@@ -10,6 +10,7 @@ import { apply } from '../../kube/apply.js';
 import { createKubeClient, loadKubeConfig, type KubeClient } from '../../kube/client.js';
 import { Kinds, resourcePath } from '../../kube/resources.js';
 import { startLocalCluster, type LocalCluster } from '../../local/cluster.js';
+import { waitEstablished } from '../../local/crds.js';
 import { ensureKueue, type KueueBinaries } from '../../local/kueue.js';
 import { addGpuNodes } from '../../local/nodes.js';
 import { gangRuns, type GangRunDeps } from './gangs.js';
@@ -81,23 +82,13 @@ async function setRevenue(client: KubeClient, pool: 'flip' | 'rest', revenue: st
 }
 
 async function establishCrds(client: KubeClient, timeoutMs: number): Promise<void> {
-  for (const kind of KINDS)
-    await apply(client, buildCrd(kind) as unknown as KubernetesObject, { force: true });
-  const deadline = Date.now() + timeoutMs;
-  for (const kind of KINDS) {
-    const name = (buildCrd(kind) as { metadata: { name: string } }).metadata.name;
-    for (;;) {
-      const crd = (
-        await client.rest.request<{ status?: { conditions?: { type: string; status: string }[] } }>({
-          method: 'GET',
-          path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
-        })
-      ).body;
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established within ${timeoutMs} ms`);
-      await sleep(100);
-    }
-  }
+  const crds = KINDS.map((kind) => buildCrd(kind) as unknown as KubernetesObject);
+  for (const crd of crds) await apply(client, crd, { force: true });
+  await waitEstablished(
+    client,
+    crds.map((c) => c.metadata?.name ?? ''),
+    timeoutMs,
+  );
 }
 
 function machine(): ScaleResult['machine'] {
