@@ -457,6 +457,7 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
   }
   nodeSnaps.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
+  stillStopping(input, jobs, batchByUid, jobSnaps, nowMs);
   const quotas = jobQuotas(input, jobs, jobSnaps);
 
   const snapshot: Snapshot = {
@@ -502,7 +503,7 @@ function jobQuotas(
   const view = quotaView(all, quotaJobs);
   for (const snap of snaps) {
     const blocked = view.blocked.get(snap.key);
-    if (blocked !== undefined) {
+    if (blocked !== undefined && snap.blockedCode === undefined) {
       snap.blockedCode = 'QuotaExceeded';
       snap.blockedReason = blocked;
     }
@@ -510,4 +511,44 @@ function jobQuotas(
     if (needs) snap.quotaNeeds = needs;
   }
   return view.quotas;
+}
+
+/** A pod deleted this long ago and still there is stuck (a lost kubelet): its job no longer waits for it. */
+export const STUCK_STOPPING_MS = 60_000;
+
+/**
+ * A pending job whose last run still has pods (preempted, rolled back, requeued) is not placed again until they
+ * are gone: their GPUs are not free yet, and placing it elsewhere meanwhile would let a preempted job take the
+ * nodes its preemptor is waiting for (the two then preempt each other for as long as pods linger). Bounded: a
+ * pod deleted over a minute ago and still there no longer holds its job back.
+ */
+function stillStopping(
+  input: SnapshotInput,
+  jobs: ReadonlyMap<string, { job: TrainingJob; phase: JobPhase }>,
+  batchByUid: ReadonlyMap<string, string>,
+  snaps: JobSnapshot[],
+  nowMs: number,
+): void {
+  const pending = new Set(snaps.filter((s) => s.state === 'pending').map((s) => s.key));
+  if (pending.size === 0) return;
+  const left = new Map<string, Set<string>>();
+  const count = (key: string | undefined, pod: V1Pod): void => {
+    if (key === undefined || !pending.has(key) || isTerminal(pod)) return;
+    const at = pod.metadata?.deletionTimestamp;
+    if (at !== undefined && nowMs - new Date(at).getTime() > STUCK_STOPPING_MS) return;
+    let nodes = left.get(key);
+    if (!nodes) left.set(key, (nodes = new Set()));
+    nodes.add(podNode(pod) ?? '(not scheduled)');
+  };
+  for (const pod of input.managedPods) if (!isMiner(pod)) count(trainingJobKeyOf(pod), pod);
+  for (const pod of input.foreignPods) {
+    const owner = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Job')?.uid;
+    count(owner === undefined ? undefined : batchByUid.get(owner), pod);
+  }
+  for (const snap of snaps) {
+    const nodes = left.get(snap.key);
+    if (!nodes || !jobs.has(snap.key)) continue;
+    snap.blockedCode = 'PodsStopping';
+    snap.blockedReason = `the pods of its last run are still stopping on ${[...nodes].sort().join(', ')}; it is placed again once they are gone`;
+  }
 }

@@ -91,7 +91,7 @@ export interface JobSnapshot {
   /** What its whole gang takes from the ResourceQuotas of its namespace (pending jobs). */
   quotaNeeds?: readonly QuotaNeed[];
   /** Set when the operator cannot tell whether it fits (e.g. a quota not counted yet): it waits, saying why. */
-  blockedCode?: 'QuotaExceeded';
+  blockedCode?: 'QuotaExceeded' | 'PodsStopping';
   blockedReason?: string;
 }
 
@@ -193,7 +193,8 @@ export type WaitCode =
   | 'YieldUnknown'
   | 'NodeLost'
   | 'StartBackoff'
-  | 'QuotaExceeded';
+  | 'QuotaExceeded'
+  | 'PodsStopping';
 
 export interface JobWait {
   job: string;

@@ -216,6 +216,34 @@ describe('jobs', () => {
     expect(s.nodes.map((n) => n.reservedGpus)).toEqual([undefined, undefined]);
   });
 
+  it("a pending job is not placed again while its last run's pods are still stopping (a minute at most)", () => {
+    const p = job('p', { replicas: 1, bidUsdPerGpuHour: '0.50' });
+    const stopping = (ms: number) =>
+      trainerPod('p', 'a', 8, 'Running', { deletionTimestamp: new Date(NOW - ms) });
+    const nodes = [modeNode('a', 'training'), modeNode('b', 'mining')];
+    const at = (pods: ReturnType<typeof trainerPod>[]) =>
+      buildSnapshot(input({ nodes, jobs: [p], managedPods: pods })).snapshot;
+
+    const waiting = at([stopping(1000)]);
+    expect(waiting.jobs[0]).toMatchObject({ blockedCode: 'PodsStopping' });
+    expect(waiting.jobs[0]?.blockedReason).toMatch(
+      /still stopping on a; it is placed again once they are gone/,
+    );
+    const queued = plan(waiting);
+    expect(queued.placements).toEqual([]);
+    expect(queued.queued.find((w) => w.job === 'ml/p')).toMatchObject({ code: 'PodsStopping' });
+    // Its pods gone, or stuck for over a minute: it is placed again (b is free).
+    for (const pods of [[], [stopping(61_000)]]) {
+      const s = at(pods);
+      expect(s.jobs[0]?.blockedCode).toBeUndefined();
+      expect(plan(s).placements.map((x) => x.job)).toEqual(['ml/p']);
+    }
+    // Pods of another job, or finished ones, do not hold it back.
+    expect(
+      at([trainerPod('q', 'a'), trainerPod('p', 'a', 8, 'Succeeded')]).jobs[0]?.blockedCode,
+    ).toBeUndefined();
+  });
+
   it('sends an admitted job back to the queue when a drain for it was aborted', () => {
     const j = job(
       'adm',
