@@ -197,7 +197,7 @@ it('an Interruptible Job outbid by a higher bid is suspended again and requeued'
       if ((await getJob('spot'))?.spec?.suspend === false && pods.length > 0) readmitted = true;
       return pods.length === 0;
     },
-    30_000,
+    60_000,
   );
   expect(readmitted).toBe(false);
   // Its template is the renter's again while it waits.
