@@ -22,9 +22,10 @@ import { acceptedProducts } from './world.js';
  * - per product and step: Σ GPUs × x ≤ the product's GPUs;
  * - per product, step and replica size q: replicas of q GPUs or more ≤ nodes × ⌊G / q⌋ (a node holds at most
  *   that many of them), which the pooled GPU count alone misses.
- * Columns whose job would earn no more than the GPUs' best free mode are left out: they are zero at the
- * optimum of this packing problem anyway. Every schedule the replay can run is a feasible point, so no
- * strategy can beat it.
+ * Columns whose job would earn no more than the GPUs' best free mode are left out (they are zero at the
+ * optimum of this packing problem anyway), except an Interruptible job's steps within its first patience,
+ * which may pay for themselves through the later runs they unlock. Every schedule the replay can run is a
+ * feasible point, so no strategy can beat it.
  */
 
 export const LP_BOUND_DESCRIPTION =
@@ -189,7 +190,8 @@ export async function jobsLpBound(
       const later = laterRow < 0 ? 0 : k > lastStart ? 1 : -(run - 1);
       for (const p of accepted) {
         const gain = gpus * (h * ub(netOf(p, k), f) - (base[p * K + k] as number));
-        if (gain > 1e-9) column(gain, [[p, k]], later);
+        // A losing step within its patience may still be worth it for the runs it unlocks later: kept.
+        if (gain > 1e-9 || (later < 0 && k <= lastStart)) column(gain, [[p, k]], later);
       }
     }
     if (columns > 0) {

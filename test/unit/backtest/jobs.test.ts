@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { runJobsBacktest } from '../../../src/backtest/jobs/run.js';
 import { parseJobTrace } from '../../../src/backtest/jobs/trace.js';
 import { parseTrace } from '../../../src/backtest/trace.js';
+import { buildMarket } from '../../../src/backtest/market.js';
+import { World, type Composition } from '../../../src/backtest/jobs/world.js';
 import { P3090, policy, pool, rng } from './fixtures.js';
 
 // One RTX 3090 profile with round numbers: at 0.1 USD/kWh mining earns 100 × 0.048 / 24 − 0.02 = 0.18,
@@ -147,6 +149,34 @@ describe('backtest with a job trace', () => {
     const patient = await run(elec, ['2024-01-01T00:30:00Z,a,,1,4,3,0.5,Interruptible,2']);
     expect(patient.exact.bound).toBeGreaterThan(none.exact.bound + 4 * 0.29 * 2);
     expect(patient.exact.rigshift).toBeLessThanOrEqual(patient.exact.bound + 1e-9);
+  });
+
+  it('counts a losing first step of an interruptible job when the runs it unlocks pay for it', async () => {
+    // "a" (Interruptible, 5 h, an hour of patience) can start at step 1 only, when power at 2 USD/kWh makes
+    // it lose (0.5 − 0.6 = −0.1 against idle's −0.04); at steps 2 to 5 it nets 0.47 against mining's 0.18.
+    // Run by hand from step 1 to its end, it beats mining throughout: the bound must count that schedule.
+    const elec = [0.1, 2, 0.1, 0.1, 0.1, 0.1];
+    const job = '2024-01-01T00:30:00Z,a,,1,4,5,0.5,Interruptible,1';
+    const none = await run(elec, []);
+    const d = await run(elec, [job]);
+    const shape = { nodesPerProduct: 1, gpusPerNode: 4 };
+    const world = new World(
+      buildMarket(parseTrace(market(elec)), pool(PROFILE, '0')),
+      shape,
+      parseJobTrace([HEADER, job].join('\n')),
+      360,
+    );
+    const byHand = world.run({
+      name: 'by hand',
+      decide(w, view) {
+        if (view.t === 1) w.start(0, new Map([[0, 4]]), view.nowMs);
+        const c = w.comps[0] as Composition;
+        c.mining = w.freeGpus(0);
+        c.idle = 0;
+      },
+    });
+    expect(byHand.revenue).toBeGreaterThan(none.exact.bound + 4);
+    expect(byHand.revenue).toBeLessThanOrEqual(d.exact.bound + 1e-9);
   });
 
   it('refuses a job trace made for another window, naming both', async () => {
