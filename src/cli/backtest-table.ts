@@ -63,8 +63,8 @@ export function registerBacktestTable(program: Command): void {
       const tools = opts.tools ?? join(opts.data, '..', 'tools');
       const built = mkdtempSync(join(tmpdir(), 'rigshift-jobs-'));
       const lines = [
-        '| market trace               | job trace                          | nodes per product | rigshift USD | greedy USD |  bound USD | rigshift / bound | rigshift / greedy |',
-        '| -------------------------- | ---------------------------------- | ----------------- | -----------: | ---------: | ---------: | ---------------: | ----------------: |',
+        '| market trace               | job trace                          | nodes per product | rigshift USD | greedy USD |  bound USD | rigshift / bound | rigshift / greedy | bound if stopped jobs left ³ |',
+        '| -------------------------- | ---------------------------------- | ----------------- | -----------: | ---------: | ---------: | ---------------: | ----------------: | ---------------------------: |',
       ];
       try {
         for (const row of TABLE_ROWS) {
@@ -84,6 +84,7 @@ export function registerBacktestTable(program: Command): void {
               `${usd(pf)} ²`,
               ratio(rig, pf),
               ratio(rig, thr),
+              '',
             ];
           } else {
             let jobsFile: string;
@@ -110,7 +111,15 @@ export function registerBacktestTable(program: Command): void {
             const rig = r.strategies.rigshift.revenueUsd;
             const greedy = r.strategies.greedy.revenueUsd;
             const bound = r.strategies.perfectForesight.revenueUsd;
-            cells = [label, usd(rig), usd(greedy), usd(bound), ratio(rig, bound), ratio(rig, greedy)];
+            cells = [
+              label,
+              usd(rig),
+              usd(greedy),
+              usd(bound),
+              ratio(rig, bound),
+              ratio(rig, greedy),
+              usd(r.lp.withoutResumeUsd),
+            ];
           }
           const line = [row.market, cells[0], String(row.nodes), ...cells.slice(1)];
           lines.push(`| ${line.join(' | ')} |`);

@@ -260,6 +260,10 @@ export function registerBacktest(program: Command): void {
             `capture ratio ${result.report.captureRatio ?? 'n/a'} (rigshift / that bound), ${result.report.seconds} s ` +
               `(the LP: ${result.report.lp.columns} columns, ${result.report.lp.rows} rows, ${result.report.lp.seconds} s)`,
           );
+          console.log(
+            `the same LP if a stopped interruptible job left instead of resuming: ${formatUsd(result.report.lp.withoutResumeUsd)} USD ` +
+              '(how much of the bound resuming paused work makes; not a bound: the replay resumes them)',
+          );
         }
         return;
       }

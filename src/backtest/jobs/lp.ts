@@ -65,6 +65,11 @@ export async function jobsLpBound(
   allowIdle: boolean,
   switchingSeconds: number,
   onLog?: (line: string) => void,
+  /**
+   * False: as if a stopped Interruptible job left instead of queueing again (a diagnostic of how much of the
+   * bound comes from resuming paused work; not a bound on the replay, where stopped jobs resume).
+   */
+  resume = true,
 ): Promise<LpBound> {
   const started = performance.now();
   const products = market.products;
@@ -180,10 +185,10 @@ export async function jobsLpBound(
     // patience in steps) after its last start.
     const run = Math.ceil(spec.durationHours / minHours - 1e-9);
     const patienceSteps = Math.floor(spec.patienceHours / minHours + 1e-9);
-    const to = Math.min(K - 1, lastStart + (run - 1) * (1 + patienceSteps));
+    const to = Math.min(K - 1, lastStart + (run - 1) * (resume ? 1 + patienceSteps : 1));
     // It runs after its first patience only if it ran before: steps after lastStart ≤ (run − 1) × steps up
     // to lastStart (a job that never started by then has left; one that ran n ≥ 1 steps has run − n left).
-    if (to > lastStart) laterRow = rows + 1;
+    if (to > lastStart && resume) laterRow = rows + 1;
     for (let k = from; k <= to; k++) {
       const h = hours[k] as number;
       const f = switchFactor(switchingSeconds, h);

@@ -35,7 +35,11 @@ export interface JobsReport {
     perfectForesight: { revenueUsd: number; switches: number; bound: string };
   };
   /** The LP behind perfectForesight: its size and solve time. */
-  lp: { columns: number; rows: number; seconds: number };
+  /**
+   * withoutResumeUsd: the same LP as if a stopped Interruptible job left instead of queueing again (how much
+   * of the bound resuming paused work makes; not a bound: the replay resumes them, rigshift included).
+   */
+  lp: { columns: number; rows: number; seconds: number; withoutResumeUsd: number };
   captureRatio: number | null;
   steps: number;
   seconds: number;
@@ -134,6 +138,7 @@ export async function runJobsBacktest(
     results[name] = { revenueUsd: cents(r.revenue), switches: r.switches, jobs: r.counts };
   }
   const bound: LpBound = await jobsLpBound(market, shape, jobs, policy.allowIdle, S, options.onLog);
+  const withoutResume = await jobsLpBound(market, shape, jobs, policy.allowIdle, S, undefined, false);
   const report: JobsReport = {
     strategies: {
       rigshift: { revenueUsd: cents(rig.revenue), switches: rig.switches, jobs: rig.counts },
@@ -143,7 +148,12 @@ export async function runJobsBacktest(
       threshold: results.threshold!,
       perfectForesight: { revenueUsd: cents(bound.usd), switches: 0, bound: LP_BOUND_DESCRIPTION },
     },
-    lp: { columns: bound.columns, rows: bound.rows, seconds: Math.round(bound.seconds * 100) / 100 },
+    lp: {
+      columns: bound.columns,
+      rows: bound.rows,
+      seconds: Math.round(bound.seconds * 100) / 100,
+      withoutResumeUsd: cents(withoutResume.usd),
+    },
     captureRatio: bound.usd > 0 ? Math.round((rig.revenue / bound.usd) * 1e6) / 1e6 : null,
     steps: T,
     seconds: Math.round((performance.now() - started) / 10) / 100,

@@ -179,6 +179,19 @@ describe('backtest with a job trace', () => {
     expect(byHand.revenue).toBeLessThanOrEqual(d.exact.bound + 1e-9);
   });
 
+  it('reports what the bound would be if a stopped interruptible job left instead of resuming', async () => {
+    // "a" (Interruptible, 3 h, two hours of patience) pays at steps 1, 4 and 5 only (power spikes at 2 and 3).
+    // Resuming, it runs 1, pauses through the spike and runs 4 and 5; leaving when stopped, it gets 1 and 4 at
+    // best (its window ends two steps after its last start).
+    const elec = [0.1, 0.1, 5, 5, 0.1, 0.1];
+    const d = await run(elec, ['2024-01-01T00:30:00Z,a,,1,4,3,0.5,Interruptible,2']);
+    const none = await run(elec, []);
+    const without = d.report.lp.withoutResumeUsd;
+    expect(without).toBeGreaterThan(none.exact.bound + 4 * 0.29);
+    expect(d.exact.bound).toBeCloseTo(without + 4 * 0.29, 2);
+    expect(none.report.lp.withoutResumeUsd).toBeCloseTo(none.exact.bound, 2);
+  });
+
   it('refuses a job trace made for another window, naming both', async () => {
     await expect(run([0.1, 0.1], ['2023-06-01T00:30:00Z,a,,1,4,2,0.5,OnDemand,24'])).rejects.toThrow(
       'job trace: 1 of 1 jobs are submitted outside the market trace (market 2024-01-01T00:00:00Z to ' +
