@@ -66,6 +66,11 @@ export function trainingJobKeyOf(pod: V1Pod): string | undefined {
   return owner && ns ? `${ns}/${owner.name}` : undefined;
 }
 
+/** The uid of the Job (batch/v1) that controls a pod, if any: a renter's batch Job the operator may admit. */
+export function jobOwnerUid(pod: V1Pod): string | undefined {
+  return pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Job')?.uid;
+}
+
 /**
  * What the operator keeps of a pod it does not own (client-go's transform): which node, its phase, whether it
  * is going, and the extended resources (GPUs) of its containers. A full pod is several KB; this is a few

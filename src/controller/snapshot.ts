@@ -24,6 +24,7 @@ import {
   isMiner,
   isTerminal,
   isTerminating,
+  jobOwnerUid,
   podGpus,
   podNode,
   trainingJobKeyOf,
@@ -405,11 +406,14 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
   const batchByUid = new Map<string, string>();
   for (const [key, { job }] of jobs)
     if (isBatchView(job) && job.metadata.uid) batchByUid.set(job.metadata.uid, key);
+  const batchKeyOf = (pod: V1Pod): string | undefined => {
+    const uid = jobOwnerUid(pod);
+    return uid === undefined ? undefined : batchByUid.get(uid);
+  };
   for (const pod of input.foreignPods) {
     const node = pod.spec?.nodeName;
     if (!node || !nodes.has(node) || isTerminal(pod)) continue;
-    const owner = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Job')?.uid;
-    const batch = owner === undefined ? undefined : batchByUid.get(owner);
+    const batch = batchKeyOf(pod);
     if (batch !== undefined && holding.get(node)?.has(batch)) continue;
     add(reserved, node, podGpus(pod, resourceOf.get(node)));
   }
@@ -457,7 +461,7 @@ export function buildSnapshot(input: SnapshotInput): SnapshotResult {
   }
   nodeSnaps.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-  stillStopping(input, jobs, batchByUid, jobSnaps, nowMs);
+  stillStopping(input, batchKeyOf, jobSnaps, nowMs);
   const quotas = jobQuotas(input, jobs, jobSnaps);
 
   const snapshot: Snapshot = {
@@ -524,8 +528,7 @@ export const STUCK_STOPPING_MS = 60_000;
  */
 function stillStopping(
   input: SnapshotInput,
-  jobs: ReadonlyMap<string, { job: TrainingJob; phase: JobPhase }>,
-  batchByUid: ReadonlyMap<string, string>,
+  batchKeyOf: (pod: V1Pod) => string | undefined,
   snaps: JobSnapshot[],
   nowMs: number,
 ): void {
@@ -541,13 +544,10 @@ function stillStopping(
     nodes.add(podNode(pod) ?? '(not scheduled)');
   };
   for (const pod of input.managedPods) if (!isMiner(pod)) count(trainingJobKeyOf(pod), pod);
-  for (const pod of input.foreignPods) {
-    const owner = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Job')?.uid;
-    count(owner === undefined ? undefined : batchByUid.get(owner), pod);
-  }
+  for (const pod of input.foreignPods) count(batchKeyOf(pod), pod);
   for (const snap of snaps) {
     const nodes = left.get(snap.key);
-    if (!nodes || !jobs.has(snap.key)) continue;
+    if (!nodes) continue;
     snap.blockedCode = 'PodsStopping';
     snap.blockedReason = `the pods of its last run are still stopping on ${[...nodes].sort().join(', ')}; it is placed again once they are gone`;
   }

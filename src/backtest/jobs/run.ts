@@ -34,10 +34,10 @@ export interface JobsReport {
     threshold: JobsStrategyFigures;
     perfectForesight: { revenueUsd: number; switches: number; bound: string };
   };
-  /** The LP behind perfectForesight: its size and solve time. */
   /**
-   * withoutResumeUsd: the same LP as if a stopped Interruptible job left instead of queueing again (how much
-   * of the bound resuming paused work makes; not a bound: the replay resumes them, rigshift included).
+   * The LP behind perfectForesight: its size and solve time; withoutResumeUsd, the same LP as if a stopped
+   * Interruptible job left instead of queueing again (how much of the bound resuming paused work makes; not a
+   * bound: the replay resumes them, rigshift included).
    */
   lp: { columns: number; rows: number; seconds: number; withoutResumeUsd: number };
   captureRatio: number | null;
