@@ -153,11 +153,14 @@ it('a suspended Job with the bid annotation and 8 GPUs is admitted, runs on its 
 }, 150_000);
 
 it('an Interruptible Job outbid by a higher bid is suspended again and requeued', async () => {
+  // Its pod runs until stopped: kwok completes a batch Job's pod 1–6 s after it runs unless told otherwise,
+  // and a pod completed before the preemption stays (Succeeded) for good.
   await w.apply(
-    batchJob('spot', {
-      'rigshift.io/bid-usd-per-gpu-hour': '0.50',
-      'rigshift.io/tier': 'Interruptible',
-    }),
+    batchJob(
+      'spot',
+      { 'rigshift.io/bid-usd-per-gpu-hour': '0.50', 'rigshift.io/tier': 'Interruptible' },
+      { podAnnotations: completesAfter(3600) },
+    ),
   );
   const running = await waitFor(
     'Job spot Running',
